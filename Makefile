@@ -1,0 +1,147 @@
+# salvo -- build, test and install. GNU make only; no other build system.
+#
+#   make            build/salvo, build/libsalvo.a, build/libsalvo.so
+#   make test       install missing Debian packages, build, run every test
+#   make sanitize   the same suite built with ASan + UBSan (in build-san/)
+#   make deps       install missing Debian packages (as root), or print the command
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+B ?= build
+
+CC ?= cc
+PKGS := libcares openssl zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2 -g
+SAN ?=
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=gnu11 $(OPT) $(SAN) -fPIC -fvisibility=hidden -D_GNU_SOURCE
+LLHTTP_DIR := third_party/llhttp
+CFLAGS_LIB = $(BASE_CFLAGS) $(WARN) -Iinclude -Isrc -I$(LLHTTP_DIR) $(PKG_CFLAGS)
+# The CLI sees only the public header (and its own): it is a client of libsalvo.
+CFLAGS_CLI = $(BASE_CFLAGS) $(WARN) -Iinclude -Isrc/cli
+LDLIBS = $(PKG_LIBS) -lm
+
+SONAME := libsalvo.so.0
+VERSION := $(shell sed -n 's/^\#define SALVO_VERSION "\(.*\)"/\1/p' include/salvo.h)
+
+LIB_SRCS := $(wildcard src/*.c)
+CLI_SRCS := $(wildcard src/cli/*.c)
+LLHTTP_SRCS := $(LLHTTP_DIR)/api.c $(LLHTTP_DIR)/http.c $(LLHTTP_DIR)/llhttp.c
+LIB_OBJS := $(LIB_SRCS:src/%.c=$(B)/obj/%.o) $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(B)/obj/llhttp/%.o)
+CLI_OBJS := $(CLI_SRCS:src/cli/%.c=$(B)/obj/cli/%.o)
+CLI_LIB_OBJS := $(filter-out $(B)/obj/cli/main.o,$(CLI_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
+API_SRCS := $(wildcard tests/api/*.c)
+API_BINS := $(API_SRCS:tests/api/%.c=$(B)/tests/api_%)
+TESTD_SRCS := $(wildcard tests/server/*.c)
+
+DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp \
+             libcmocka-dev dnsmasq jq openssl procps
+
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz format
+all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
+
+# ---- dependencies ---------------------------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; exit 0; fi; \
+	echo "deps: missing:" $$missing; \
+	if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	    echo "deps: run as root: apt-get update && apt-get install -y $$missing"; exit 1; \
+	fi
+
+# llhttp's C sources come from Debian's node-llhttp; they are copied, never committed.
+$(LLHTTP_DIR)/%.c: /usr/share/llhttp/%.c
+	@mkdir -p $(LLHTTP_DIR)
+	cp $< $@
+$(LLHTTP_DIR)/llhttp.h: /usr/share/include/llhttp/llhttp.h
+	@mkdir -p $(LLHTTP_DIR)
+	cp $< $@
+
+# ---- library and CLI ------------------------------------------------------------------
+$(B)/obj/%.o: src/%.c $(LLHTTP_DIR)/llhttp.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -MMD -MP -c $< -o $@
+
+$(B)/obj/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CLI) -MMD -MP -c $< -o $@
+
+# Generated code: it trips -Wunused-parameter, so it gets its own, quieter flags.
+$(B)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c $(LLHTTP_DIR)/llhttp.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -w -I$(LLHTTP_DIR) -c $< -o $@
+
+$(B)/libsalvo.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libsalvo.so: $(LIB_OBJS)
+	$(CC) $(SAN) -shared -Wl,-soname,$(SONAME) -o $(B)/$(SONAME) $^ $(LDLIBS)
+	ln -sf $(SONAME) $@
+
+$(B)/salvo: $(CLI_OBJS) $(B)/libsalvo.a
+	$(CC) $(SAN) -o $@ $(CLI_OBJS) $(B)/libsalvo.a $(LDLIBS)
+
+# ---- tests ----------------------------------------------------------------------------
+# Unit tests may reach inside the library and the CLI's own modules (not main.c).
+$(B)/tests/test_%: tests/unit/test_%.c $(B)/libsalvo.a $(CLI_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -Isrc/cli -Wno-missing-prototypes -o $@ $< $(CLI_LIB_OBJS) \
+	    $(B)/libsalvo.a $(LDLIBS) -lcmocka
+
+# API tests see only include/salvo.h, like any application.
+$(B)/tests/api_%: tests/api/%.c $(B)/libsalvo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -Iinclude -o $@ $< $(B)/libsalvo.a $(LDLIBS)
+
+$(B)/testd: $(TESTD_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $(TESTD_SRCS)
+
+test-bins: all $(UNIT_BINS) $(API_BINS) $(B)/testd
+
+test: deps
+	$(MAKE) test-bins
+	tests/run.sh $(B)
+
+sanitize: deps
+	$(MAKE) B=build-san OPT="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-bins
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    tests/run.sh build-san
+
+check-deps:
+	@pkg-config --exists $(PKGS) && test -f /usr/share/llhttp/llhttp.c || \
+	    { echo "missing dependencies: run 'make deps'"; exit 1; }
+
+# ---- install --------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(B)/salvo $(DESTDIR)$(PREFIX)/bin/salvo
+	install -m 644 $(B)/libsalvo.a $(DESTDIR)$(PREFIX)/lib/libsalvo.a
+	install -m 755 $(B)/$(SONAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libsalvo.so
+	install -m 644 include/salvo.h $(DESTDIR)$(PREFIX)/include/salvo.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' salvo.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/salvo.pc
+
+clean:
+	rm -rf build build-san $(LLHTTP_DIR)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,335 @@
+/*
+ * cli.c -- parsing of salvo's command line (CONTRACT.md, "Invocation"). Every error is
+ * one line on stderr naming the flag and the value, and a CLI_USAGE result (exit 2).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Request bodies from --data @FILE are read whole; this is the most salvo accepts. */
+#define MAX_BODY (64ull << 20)
+
+static const char usage_text[] =
+    "usage: salvo [OPTIONS] [URL ...]\n"
+    "Fetch many URLs at once and print one JSON record per URL.\n"
+    "URLs come from the arguments, then from -i FILE (- = stdin), else from stdin.\n"
+    "\n"
+    "  -c, --concurrency N        requests in flight at once (50)\n"
+    "  -i, --input FILE           read URLs from FILE, one per line (- = stdin)\n"
+    "  -o, --output FILE          write records to FILE (stdout)\n"
+    "  -X, --request METHOD       method for every URL (GET)\n"
+    "  -H, --header 'Name: value' extra request header, repeatable\n"
+    "  -d, --data STRING|@FILE    request body (implies POST unless -X)\n"
+    "  -m, --max-time SEC         deadline for one attempt (30)\n"
+    "      --connect-timeout SEC  deadline for DNS + connect + TLS (10)\n"
+    "      --retry N              retries for retryable failures (2)\n"
+    "      --retry-backoff SEC    base of the exponential backoff (1)\n"
+    "      --retry-backoff-max SEC  cap of one backoff sleep (30)\n"
+    "      --retry-max-time SEC   no attempt starts later than this (120)\n"
+    "      --retry-non-idempotent also retry POST and others after sending\n"
+    "      --max-filesize SIZE    cap on body bytes, k/M/G suffixes (64M)\n"
+    "      --resolve HOST:PORT:ADDR  pin a name to an address, repeatable\n"
+    "      --dns-servers ADDR[:PORT][,...]  resolvers to use\n"
+    "      --hash                 add the sha256 of the body\n"
+    "      --stats                print engine counters as JSON on stderr\n"
+    "  -k, --insecure             skip TLS certificate verification\n"
+    "      --cacert FILE          trust an extra CA bundle\n"
+    "      --per-host N           connections per origin (6)\n"
+    "      --per-ip N             connections per remote IP (off)\n"
+    "      --no-keepalive         no connection reuse\n"
+    "      --idle-timeout SEC     idle pooled connection lifetime (30)\n"
+    "      --max-idle N           idle pooled connections in all (256)\n"
+    "  -L, --location             follow redirects\n"
+    "      --max-redirs N         at most N redirects (10)\n"
+    "      --attempt-log          add attempts_log to each record\n"
+    "      --blocking             the blocking baseline, one URL at a time\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              the version\n"
+    "\n"
+    "Exit status: 0 all records ok, 1 some not ok, 2 usage error, 130/143 interrupted.\n";
+
+enum {
+    OPT_CONNECT_TIMEOUT = 256,
+    OPT_RETRY,
+    OPT_RETRY_BACKOFF,
+    OPT_RETRY_BACKOFF_MAX,
+    OPT_RETRY_MAX_TIME,
+    OPT_RETRY_NON_IDEMPOTENT,
+    OPT_MAX_FILESIZE,
+    OPT_RESOLVE,
+    OPT_DNS_SERVERS,
+    OPT_HASH,
+    OPT_STATS,
+    OPT_CACERT,
+    OPT_PER_HOST,
+    OPT_PER_IP,
+    OPT_NO_KEEPALIVE,
+    OPT_IDLE_TIMEOUT,
+    OPT_MAX_IDLE,
+    OPT_MAX_REDIRS,
+    OPT_ATTEMPT_LOG,
+    OPT_BLOCKING,
+};
+
+static const struct option long_opts[] = {
+    {"concurrency", required_argument, NULL, 'c'},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"request", required_argument, NULL, 'X'},
+    {"header", required_argument, NULL, 'H'},
+    {"data", required_argument, NULL, 'd'},
+    {"max-time", required_argument, NULL, 'm'},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF},
+    {"retry-backoff-max", required_argument, NULL, OPT_RETRY_BACKOFF_MAX},
+    {"retry-max-time", required_argument, NULL, OPT_RETRY_MAX_TIME},
+    {"retry-non-idempotent", no_argument, NULL, OPT_RETRY_NON_IDEMPOTENT},
+    {"max-filesize", required_argument, NULL, OPT_MAX_FILESIZE},
+    {"resolve", required_argument, NULL, OPT_RESOLVE},
+    {"dns-servers", required_argument, NULL, OPT_DNS_SERVERS},
+    {"hash", no_argument, NULL, OPT_HASH},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"insecure", no_argument, NULL, 'k'},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"per-ip", required_argument, NULL, OPT_PER_IP},
+    {"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
+    {"location", no_argument, NULL, 'L'},
+    {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
+    {"attempt-log", no_argument, NULL, OPT_ATTEMPT_LOG},
+    {"blocking", no_argument, NULL, OPT_BLOCKING},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(const char *flag, const char *value, const char *why)
+{
+    fprintf(stderr, "salvo: %s '%s': %s (see salvo --help)\n", flag, value, why);
+    return -1;
+}
+
+/* Whole numbers in [min, max]. */
+static int parse_int(const char *flag, const char *s, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0')
+        return bad(flag, s, "not a whole number");
+    if (v < min || v > max) {
+        char why[64];
+        snprintf(why, sizeof why, "must be from %ld to %ld", min, max);
+        return bad(flag, s, why);
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Durations: seconds, fractional allowed. positive: zero is refused too. */
+static int parse_secs(const char *flag, const char *s, int positive, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v))
+        return bad(flag, s, "not a number of seconds");
+    if (v < 0 || (positive && v == 0))
+        return bad(flag, s, positive ? "must be more than 0" : "must not be negative");
+    if (v > 31536000)
+        return bad(flag, s, "must be at most a year");
+    *out = v;
+    return 0;
+}
+
+/* Sizes: bytes with an optional k, M or G suffix (powers of 1024). */
+static int parse_size(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return bad(flag, s, "not a size");
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'M')
+        shift = 20;
+    else if (*end == 'G')
+        shift = 30;
+    if (shift)
+        end++;
+    if (*end != '\0')
+        return bad(flag, s, "not a size (bytes, or a number with k, M or G)");
+    if (v > (UINT64_MAX >> shift))
+        return bad(flag, s, "too large");
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int read_body_file(struct cli *c, const char *path)
+{
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (fp == NULL)
+        return bad("--data", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *b = malloc(cap);
+    int rc = 0;
+    while (b != NULL) {
+        size_t n = fread(b + len, 1, cap - len, fp);
+        len += n;
+        if (n == 0)
+            break;
+        if (len == cap) {
+            if (cap >= MAX_BODY) {
+                rc = bad("--data", path, "file larger than 64 MiB");
+                break;
+            }
+            char *nb = realloc(b, cap * 2);
+            if (nb == NULL)
+                free(b);
+            b = nb;
+            cap *= 2;
+        }
+    }
+    if (b == NULL)
+        rc = bad("--data", path, "out of memory");
+    else if (rc == 0 && ferror(fp))
+        rc = bad("--data", path, strerror(errno));
+    if (fp != stdin)
+        fclose(fp);
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    c->body = b;
+    c->body_len = len;
+    return 0;
+}
+
+static int push(const char ***arr, size_t *n, const char *v)
+{
+    const char **a = realloc(*arr, (*n + 1) * sizeof **arr);
+    if (a == NULL)
+        return bad("option", v, "out of memory");
+    a[(*n)++] = v;
+    *arr = a;
+    return 0;
+}
+
+static int check_header(const char *h)
+{
+    const char *colon = strchr(h, ':');
+    if (colon == NULL || colon == h)
+        return bad("-H", h, "expected 'Name: value'");
+    if (strpbrk(h, "\r\n") != NULL)
+        return bad("-H", h, "a header must not contain CR or LF");
+    return 0;
+}
+
+static int check_method(const char *m)
+{
+    if (*m == '\0')
+        return bad("-X", m, "empty method");
+    for (const char *p = m; *p; p++)
+        if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~",
+                    *p))
+            return bad("-X", m, "not a method token");
+    return 0;
+}
+
+/* One option; returns 0, 1 to exit 0 (help, version), or -1 on a usage error. */
+static int apply(struct cli *c, int opt, const char *arg)
+{
+    salvo_config_t *g = &c->cfg;
+    switch (opt) {
+    case 'c': return parse_int("-c", arg, 1, 1000000, &g->concurrency);
+    case 'i': c->input_path = arg; return 0;
+    case 'o': c->output_path = arg; return 0;
+    case 'X': c->req.method = arg; return check_method(arg);
+    case 'H': return check_header(arg) < 0 ? -1 : push(&c->headers, &c->nheaders, arg);
+    case 'd':
+        free(c->body);
+        c->body = NULL;
+        if (arg[0] == '@')
+            return read_body_file(c, arg + 1);
+        c->body = strdup(arg);
+        c->body_len = strlen(arg);
+        return c->body ? 0 : bad("-d", arg, "out of memory");
+    case 'm': return parse_secs("-m", arg, 1, &g->max_time);
+    case OPT_CONNECT_TIMEOUT: return parse_secs("--connect-timeout", arg, 1, &g->connect_timeout);
+    case OPT_RETRY: return parse_int("--retry", arg, 0, 1000, &g->retry);
+    case OPT_RETRY_BACKOFF: return parse_secs("--retry-backoff", arg, 0, &g->retry_backoff);
+    case OPT_RETRY_BACKOFF_MAX:
+        return parse_secs("--retry-backoff-max", arg, 0, &g->retry_backoff_max);
+    case OPT_RETRY_MAX_TIME: return parse_secs("--retry-max-time", arg, 0, &g->retry_max_time);
+    case OPT_RETRY_NON_IDEMPOTENT: g->retry_non_idempotent = 1; return 0;
+    case OPT_MAX_FILESIZE: return parse_size("--max-filesize", arg, &g->max_filesize);
+    case OPT_RESOLVE: return push(&c->resolve, &c->nresolve, arg);
+    case OPT_DNS_SERVERS: g->dns_servers = arg; return 0;
+    case OPT_HASH: g->hash = 1; return 0;
+    case OPT_STATS: c->stats = 1; return 0;
+    case 'k': g->insecure = 1; return 0;
+    case OPT_CACERT: g->cacert = arg; return 0;
+    case OPT_PER_HOST: return parse_int("--per-host", arg, 0, 1000000, &g->per_host);
+    case OPT_PER_IP: return parse_int("--per-ip", arg, 0, 1000000, &g->per_ip);
+    case OPT_NO_KEEPALIVE: g->keepalive = 0; return 0;
+    case OPT_IDLE_TIMEOUT: return parse_secs("--idle-timeout", arg, 1, &g->idle_timeout);
+    case OPT_MAX_IDLE: return parse_int("--max-idle", arg, 0, 1000000, &g->max_idle);
+    case 'L': g->follow_redirects = 1; return 0;
+    case OPT_MAX_REDIRS: return parse_int("--max-redirs", arg, 0, 1000, &g->max_redirs);
+    case OPT_ATTEMPT_LOG: g->attempt_log = 1; return 0;
+    case OPT_BLOCKING: c->blocking = 1; return 0;
+    case 'h': fputs(usage_text, stdout); return 1;
+    case 'V': printf("salvo %s\n", SALVO_VERSION); return 1;
+    default:
+        fprintf(stderr, "salvo: unknown or incomplete option (see salvo --help)\n");
+        return -1;
+    }
+}
+
+enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    salvo_config_init(&c->cfg);
+    opterr = 0; /* our own one-line messages */
+    int opt;
+    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:kLhV", long_opts, NULL)) != -1) {
+        if (opt == ':') {
+            fprintf(stderr, "salvo: option '%s' needs a value (see salvo --help)\n",
+                    argv[optind - 1]);
+            return CLI_USAGE;
+        }
+        if (opt == '?') {
+            fprintf(stderr, "salvo: unknown option '%s' (see salvo --help)\n", argv[optind - 1]);
+            return CLI_USAGE;
+        }
+        int rc = apply(c, opt, optarg);
+        if (rc != 0)
+            return rc > 0 ? CLI_EXIT0 : CLI_USAGE;
+    }
+    c->urls = argv + optind;
+    c->nurls = (size_t)(argc - optind);
+    c->req.headers = c->headers;
+    c->req.headers_len = c->nheaders;
+    c->req.body = c->body;
+    c->req.body_len = c->body_len;
+    c->cfg.resolve = c->resolve;
+    c->cfg.resolve_len = c->nresolve;
+    return CLI_RUN;
+}
+
+void cli_free(struct cli *c)
+{
+    free(c->headers);
+    free(c->resolve);
+    free(c->body);
+}

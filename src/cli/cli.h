@@ -1,0 +1,39 @@
+/*
+ * cli.h -- the salvo command line: options as CONTRACT.md defines them, parsed into a
+ * salvo_config_t plus what only the CLI cares about (input, output, --stats).
+ */
+#ifndef SALVO_CLI_H
+#define SALVO_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <salvo.h>
+
+struct cli {
+    salvo_config_t cfg;        /* engine settings */
+    salvo_request_t req;       /* method, headers, body for every URL */
+    const char *input_path;    /* -i FILE, "-" for stdin, NULL when not given */
+    const char *output_path;   /* -o FILE, NULL for stdout */
+    int stats;                 /* --stats */
+    int blocking;              /* --blocking */
+    char **urls;               /* URL arguments (borrowed from argv) */
+    size_t nurls;
+    const char **headers;      /* -H values (borrowed from argv) */
+    size_t nheaders;
+    const char **resolve;      /* --resolve values (borrowed from argv) */
+    size_t nresolve;
+    char *body;                /* -d, read from a file for @FILE (owned) */
+    size_t body_len;
+};
+
+enum cli_parse {
+    CLI_RUN,   /* options are good: run */
+    CLI_EXIT0, /* --help or --version was printed */
+    CLI_USAGE  /* a usage error was printed: exit 2 */
+};
+
+enum cli_parse cli_parse(struct cli *c, int argc, char **argv);
+void cli_free(struct cli *c);
+
+#endif

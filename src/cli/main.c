@@ -1,0 +1,219 @@
+/*
+ * main.c -- the salvo command: read URLs lazily, run the engine, write one record per
+ * URL as each finishes. It uses libsalvo's public API and nothing else.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "input.h"
+#include "output.h"
+
+/* The run's state, reached from the engine's callbacks through their user pointer. */
+struct run {
+    struct cli *cli;
+    struct input in;
+    FILE *out;
+    const char *out_name;
+    uint64_t records;      /* records written */
+    uint64_t not_ok;       /* records whose ok is false */
+    int write_failed;      /* the output stream failed: stop the run */
+    salvo_t *engine;
+};
+
+static salvo_t *volatile signal_engine; /* for the signal handler */
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+    if (signal_engine != NULL)
+        salvo_cancel(signal_engine);
+}
+
+static void on_done(const salvo_result_t *r, void *user)
+{
+    struct run *run = user;
+    run->records++;
+    if (!r->ok)
+        run->not_ok++;
+    if (run->write_failed)
+        return;
+    /* Flushed per record: a user tailing the output sees each result as it happens. */
+    if (output_json_record(run->out, r, run->cli->cfg.attempt_log) < 0 || fflush(run->out) != 0) {
+        fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
+        run->write_failed = 1;
+        salvo_cancel(run->engine);
+    }
+}
+
+/* The engine's feed: submits up to `room` URLs read from the input. */
+static int feed(salvo_t *engine, size_t room, void *user)
+{
+    struct run *run = user;
+    for (size_t i = 0; i < room; i++) {
+        int too_long = 0;
+        uint64_t index = run->in.count;
+        const char *url = input_next(&run->in, &too_long);
+        if (url == NULL) {
+            if (run->in.error)
+                fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
+            return 1;
+        }
+        if (salvo_submit(engine, url, index, &run->cli->req, on_done, run) < 0) {
+            fprintf(stderr, "salvo: cannot queue URL %llu: out of memory\n",
+                    (unsigned long long)index);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int open_input(struct run *run, FILE **fp)
+{
+    struct cli *c = run->cli;
+    *fp = NULL;
+    if (c->input_path != NULL) {
+        if (strcmp(c->input_path, "-") == 0) {
+            *fp = stdin;
+            return 0;
+        }
+        *fp = fopen(c->input_path, "r");
+        if (*fp == NULL) {
+            fprintf(stderr, "salvo: cannot read %s: %s\n", c->input_path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (c->nurls > 0)
+        return 0;
+    if (isatty(STDIN_FILENO)) {
+        fprintf(stderr, "salvo: no URLs: give them as arguments, with -i FILE, or on stdin "
+                        "(see salvo --help)\n");
+        return -1;
+    }
+    *fp = stdin;
+    return 0;
+}
+
+static void print_stats(salvo_t *engine)
+{
+    salvo_stats_t s;
+    salvo_stats(engine, &s);
+    fprintf(stderr,
+            "{\"submitted\":%llu,\"completed\":%llu,\"max_in_flight\":%llu,\"attempts\":%llu,"
+            "\"retries\":%llu,\"dns_queries\":%llu,\"dns_cache_hits\":%llu,"
+            "\"connections_opened\":%llu,\"connections_reused\":%llu,"
+            "\"max_open_connections\":%llu,\"bytes_received\":%llu,\"concurrency\":%d,"
+            "\"loop_max_lag_ms\":%.3f}\n",
+            (unsigned long long)s.submitted, (unsigned long long)s.completed,
+            (unsigned long long)s.max_in_flight, (unsigned long long)s.attempts,
+            (unsigned long long)s.retries, (unsigned long long)s.dns_queries,
+            (unsigned long long)s.dns_cache_hits, (unsigned long long)s.connections_opened,
+            (unsigned long long)s.connections_reused, (unsigned long long)s.max_open_connections,
+            (unsigned long long)s.bytes_received, s.concurrency, s.loop_max_lag_ms);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* A closed output pipe must be a write error we report, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* After an interrupt: say how much of the input was never read. Only for inputs that
+ * can be counted without waiting (arguments and regular files): a pipe may never end. */
+static void report_unread(struct run *run, FILE *fp)
+{
+    struct stat st;
+    if (fp != NULL && (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode))) {
+        fprintf(stderr, "salvo: interrupted; URLs not yet read from the input got no record\n");
+        return;
+    }
+    fprintf(stderr, "salvo: interrupted; %llu URLs were not read and got no record\n",
+            (unsigned long long)input_count_rest(&run->in));
+}
+
+static int run_engine(struct run *run, FILE *in_fp)
+{
+    char err[256], warn[256];
+    run->cli->cfg.feed = feed;
+    run->cli->cfg.feed_user = run;
+    if (salvo_new(&run->engine, &run->cli->cfg, err, sizeof err, warn, sizeof warn) < 0) {
+        fprintf(stderr, "salvo: %s\n", err);
+        return 2;
+    }
+    if (warn[0])
+        fprintf(stderr, "salvo: warning: %s\n", warn);
+    signal_engine = run->engine;
+    int rc = salvo_run(run->engine);
+    signal_engine = NULL;
+    if (run->cli->stats)
+        print_stats(run->engine);
+    salvo_free(run->engine);
+    if (rc < 0) {
+        fprintf(stderr, "salvo: the event loop failed\n");
+        return 1;
+    }
+    if (got_signal) {
+        report_unread(run, in_fp);
+        return 128 + got_signal;
+    }
+    if (run->records == 0) {
+        fprintf(stderr, "salvo: nothing to fetch: the input holds no URL\n");
+        return 2;
+    }
+    return run->not_ok > 0 || run->write_failed ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    enum cli_parse p = cli_parse(&cli, argc, argv);
+    if (p != CLI_RUN) {
+        cli_free(&cli);
+        return p == CLI_EXIT0 ? 0 : 2;
+    }
+    if (cli.blocking) {
+        fprintf(stderr, "salvo: --blocking is not available in this build yet\n");
+        cli_free(&cli);
+        return 2;
+    }
+    struct run run = {.cli = &cli, .out = stdout, .out_name = "stdout"};
+    FILE *in_fp;
+    int status = 2;
+    if (open_input(&run, &in_fp) < 0)
+        goto out;
+    input_init(&run.in, cli.urls, cli.nurls, in_fp);
+    if (cli.output_path != NULL) {
+        run.out = fopen(cli.output_path, "w");
+        run.out_name = cli.output_path;
+        if (run.out == NULL) {
+            fprintf(stderr, "salvo: cannot write %s: %s\n", cli.output_path, strerror(errno));
+            input_free(&run.in);
+            goto out;
+        }
+    }
+    install_signals();
+    status = run_engine(&run, in_fp);
+    if (run.out != stdout && fclose(run.out) != 0 && status == 0) {
+        fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
+        status = 1;
+    }
+    input_free(&run.in);
+out:
+    if (in_fp != NULL && in_fp != stdin)
+        fclose(in_fp);
+    cli_free(&cli);
+    return status;
+}

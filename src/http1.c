@@ -1,0 +1,498 @@
+/*
+ * http1.c -- the HTTP/1.1 request writer and the glue between salvo and llhttp 8.1.
+ *
+ * This module owns the shared llhttp settings (one static object, set up once, that
+ * outlives every parser), the per-response state in struct http1 (parser, counters,
+ * digest context, header accumulators and the copied header values) and the request
+ * serialisation. It does no I/O: callers feed bytes and act on the return value.
+ *
+ * Re-entrancy: llhttp calls back into this file only from inside llhttp_execute and
+ * llhttp_finish; those callbacks only record facts in struct http1 and stop the parser
+ * (HPE_PAUSED at the end of the final response, an error otherwise). Nothing leaves the
+ * module from a callback, so the caller may free or pool the connection as soon as
+ * http1_feed or http1_eof returns.
+ */
+#include "http1.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static llhttp_settings_t settings; /* shared by every parser; set up once */
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+
+/* ---- request writer ------------------------------------------------------------------ */
+
+/* RFC 9110 tchar: the bytes a method or a field name may hold. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_token(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* A line that would end early on the wire: CR or LF anywhere splits the request. */
+static int has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* A "Name: value" line: a non-empty token before the first ':' and no CR or LF. */
+static int header_valid(const char *line)
+{
+    const char *colon = strchr(line, ':');
+
+    return colon != NULL && is_token(line, (size_t)(colon - line)) && !has_crlf(line);
+}
+
+static int header_is(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* The user's replacement for a default header, or NULL when there is none. */
+static const char *find_header(const struct http1_request *req, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->headers_len; i++)
+        if (header_is(req->headers[i], name))
+            return req->headers[i];
+    return NULL;
+}
+
+static int request_valid(const struct http1_request *req)
+{
+    size_t i;
+
+    if (req->method == NULL || !is_token(req->method, strlen(req->method)) || req->url == NULL ||
+        req->url->target == NULL || req->url->authority == NULL || has_crlf(req->url->target) ||
+        has_crlf(req->url->authority) || (req->user_agent != NULL && has_crlf(req->user_agent)) ||
+        (req->body == NULL && req->body_len > 0))
+        return 0;
+    for (i = 0; i < req->headers_len; i++)
+        if (req->headers[i] == NULL || !header_valid(req->headers[i]))
+            return 0;
+    return 1;
+}
+
+/* Writes one default header, or the user's line of the same name in its place. */
+static int write_default(struct buf *out, const struct http1_request *req, const char *name,
+                         const char *value)
+{
+    const char *user = find_header(req, name);
+
+    if (user != NULL)
+        return buf_printf(out, "%s\r\n", user);
+    if (value == NULL)
+        return 0;
+    return buf_printf(out, "%s: %s\r\n", name, value);
+}
+
+static const char *const default_names[] = {"Host", "User-Agent", "Accept"};
+
+static int is_default(const char *line)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(default_names) / sizeof(default_names[0]); i++)
+        if (header_is(line, default_names[i]))
+            return 1;
+    return 0;
+}
+
+static int write_head(struct buf *out, const struct http1_request *req)
+{
+    int need_length =
+        req->body != NULL || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
+    size_t i;
+    int rc;
+
+    rc = buf_printf(out, "%s %s HTTP/1.1\r\n", req->method, req->url->target);
+    if (rc == 0)
+        rc = write_default(out, req, "Host", req->url->authority);
+    if (rc == 0)
+        rc = write_default(out, req, "User-Agent", req->user_agent);
+    if (rc == 0)
+        rc = write_default(out, req, "Accept", "*/*");
+    /* Defaults the user replaced were written in the defaults' place (Host first). */
+    for (i = 0; rc == 0 && i < req->headers_len; i++)
+        if (!is_default(req->headers[i]))
+            rc = buf_printf(out, "%s\r\n", req->headers[i]);
+    if (rc == 0 && need_length)
+        rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
+    if (rc == 0 && !req->keepalive)
+        rc = buf_append_str(out, "Connection: close\r\n");
+    if (rc == 0)
+        rc = buf_append_str(out, "\r\n");
+    return rc;
+}
+
+int http1_write_request(struct buf *out, const struct http1_request *req)
+{
+    size_t before = buf_size(out);
+    int rc;
+
+    /* Validate everything first, so that a refused request writes nothing at all. */
+    if (!request_valid(req))
+        return -EINVAL;
+    rc = write_head(out, req);
+    if (rc == 0 && req->body_len > 0)
+        rc = buf_append(out, req->body, req->body_len);
+    if (rc < 0)
+        goto fail;
+    return 0;
+
+fail:
+    /* Drop the partial request; growth may have compacted the buffer, moving off. */
+    out->len = out->off + before;
+    return rc;
+}
+
+/* ---- response parser callbacks ------------------------------------------------------- */
+
+static int fail(struct http1 *h, salvo_err_t err, const char *msg)
+{
+    h->err = err;
+    snprintf(h->msg, sizeof(h->msg), "%s", msg);
+    llhttp_set_error_reason(&h->parser, msg);
+    return HPE_USER;
+}
+
+/* Counts header bytes over every message of the response (1xx and trailers included). */
+static int count_header(struct http1 *h, size_t len)
+{
+    if (len > HTTP1_MAX_HEADER_BYTES - h->header_bytes)
+        return fail(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
+    h->header_bytes += len;
+    return 0;
+}
+
+/* The slot for the header whose name is in h->field, or NULL when salvo ignores it.
+ * Only the final response's header section counts: 1xx headers are dropped with their
+ * message and trailers (after the final status was recorded) are not looked at. */
+static char **wanted(struct http1 *h)
+{
+    size_t n = buf_size(&h->field);
+    const char *name;
+
+    if (h->status != 0 || n == 0)
+        return NULL;
+    name = buf_head(&h->field);
+    if (n == 8 && strncasecmp(name, "location", n) == 0)
+        return &h->location;
+    if (n == 11 && strncasecmp(name, "retry-after", n) == 0)
+        return &h->retry_after;
+    if (n == 16 && strncasecmp(name, "content-encoding", n) == 0)
+        return &h->content_encoding;
+    return NULL;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http1 *h = p->data;
+
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+    (void)at;
+    return count_header(p->data, len);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http1 *h = p->data;
+    int rc = count_header(h, len);
+
+    if (rc != 0)
+        return rc;
+    /* Names can only be as long as the header cap, which the field buffer matches. */
+    if (buf_append(&h->field, at, len) < 0)
+        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http1 *h = p->data;
+    int rc = count_header(h, len);
+
+    if (rc != 0)
+        return rc;
+    if (wanted(h) != NULL && buf_append(&h->value, at, len) < 0)
+        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    return 0;
+}
+
+/* Stores the accumulated value in *slot; a repeated field is joined with ", " as
+ * RFC 9110 section 5.3 combines list fields. */
+static int store_value(struct http1 *h, char **slot)
+{
+    size_t n = buf_size(&h->value);
+    const char *v = n > 0 ? buf_head(&h->value) : "";
+    size_t old = *slot ? strlen(*slot) : 0;
+    char *s;
+
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    s = realloc(*slot, old + (old ? 2 : 0) + n + 1);
+    if (s == NULL)
+        return -ENOMEM;
+    if (old) {
+        memcpy(s + old, ", ", 2);
+        old += 2;
+    }
+    if (n > 0)
+        memcpy(s + old, v, n);
+    s[old + n] = '\0';
+    *slot = s;
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct http1 *h = p->data;
+    char **slot = wanted(h);
+
+    if (slot != NULL && store_value(h, slot) < 0)
+        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http1 *h = p->data;
+    int s = p->status_code;
+
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    if (s == 101) /* an upgrade salvo never asked for */
+        return fail(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
+    if (s >= 100 && s < 200)
+        return 0; /* informational: llhttp ends it with no body */
+    h->status = s;
+    /* A response parser cannot know the request was HEAD, and llhttp 8.1 would wait
+     * for a 204 or 304's Content-Length bytes: tell it there is no body. */
+    if (h->is_head || s == 204 || s == 304)
+        return 1;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http1 *h = p->data;
+    const char *out = at; /* decoded bytes: the content decoder will produce them here */
+    size_t out_len = len;
+    char msg[64];
+
+    h->wire_bytes += len;
+    if (out_len > h->max_body - h->bytes) {
+        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
+        return fail(h, SALVO_E_TOO_LARGE, msg);
+    }
+    h->bytes += out_len;
+    if (h->sha != NULL && EVP_DigestUpdate(h->sha, out, out_len) != 1)
+        return fail(h, SALVO_E_RESOURCE, "sha256 update failed");
+    return 0;
+}
+
+/* Frees the copied header values (the final response's, or a 1xx's leftovers). */
+static void clear_values(struct http1 *h)
+{
+    free(h->location);
+    free(h->retry_after);
+    free(h->content_encoding);
+    h->location = NULL;
+    h->retry_after = NULL;
+    h->content_encoding = NULL;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct http1 *h = p->data;
+
+    if (p->status_code >= 100 && p->status_code < 200) {
+        /* An interim response: the final one follows on the same parser. The header
+         * byte count stays, as the cap covers the whole response. */
+        clear_values(h);
+        return 0;
+    }
+    h->keep_alive = llhttp_should_keep_alive(p);
+    h->done = 1;
+    return HPE_PAUSED; /* stop exactly at the message boundary */
+}
+
+static void settings_setup(void)
+{
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_status = on_status;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_header_value_complete = on_header_value_complete;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
+
+/* ---- response API -------------------------------------------------------------------- */
+
+void http1_global_init(void)
+{
+    pthread_once(&settings_once, settings_setup);
+}
+
+void http1_init(struct http1 *h)
+{
+    memset(h, 0, sizeof(*h));
+    buf_init(&h->field, HTTP1_MAX_HEADER_BYTES);
+    buf_init(&h->value, HTTP1_MAX_HEADER_BYTES);
+}
+
+int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash)
+{
+    http1_global_init();
+    clear_values(h);
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    if (hash && h->sha == NULL && (h->sha = EVP_MD_CTX_new()) == NULL)
+        return -ENOMEM;
+    if (!hash) {
+        EVP_MD_CTX_free(h->sha);
+        h->sha = NULL;
+    }
+    if (h->sha != NULL && EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
+        return -ENOMEM;
+    /* llhttp_init zeroes the parser, data included: set data afterwards. */
+    llhttp_init(&h->parser, HTTP_RESPONSE, &settings);
+    h->parser.data = h;
+    h->is_head = is_head;
+    h->max_body = max_body;
+    h->header_bytes = 0;
+    h->got_bytes = 0;
+    h->status = 0;
+    h->done = 0;
+    h->keep_alive = 0;
+    h->bytes = 0;
+    h->wire_bytes = 0;
+    h->err = SALVO_E_OK;
+    h->msg[0] = '\0';
+    return 0;
+}
+
+/* Classifies a parser error: our own (too_large, ...) when a callback recorded one. */
+static enum http1_rc parse_error(struct http1 *h, llhttp_errno_t err)
+{
+    const char *reason = llhttp_get_error_reason(&h->parser);
+
+    h->keep_alive = 0;
+    if (h->err != SALVO_E_OK)
+        return HTTP1_ERROR;
+    h->err = SALVO_E_PROTOCOL;
+    snprintf(h->msg, sizeof(h->msg), "%s: %s", llhttp_errno_name(err),
+             reason ? reason : "parse error");
+    return HTTP1_ERROR;
+}
+
+enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *used)
+{
+    llhttp_errno_t err;
+
+    *used = 0;
+    if (h->err != SALVO_E_OK)
+        return HTTP1_ERROR;
+    if (h->done) {
+        /* More bytes after the response, in a later read: as unasked-for as below. */
+        if (len > 0)
+            h->keep_alive = 0;
+        return HTTP1_DONE;
+    }
+    if (len == 0)
+        return HTTP1_AGAIN;
+    h->got_bytes = 1;
+    err = llhttp_execute(&h->parser, data, len);
+    if (err == HPE_OK) {
+        *used = len;
+        return HTTP1_AGAIN;
+    }
+    if (err == HPE_PAUSED && h->done) {
+        *used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
+        /* Bytes we never asked for: salvo does not pipeline, so the stream is unusable. */
+        if (*used < len)
+            h->keep_alive = 0;
+        return HTTP1_DONE;
+    }
+    return parse_error(h, err);
+}
+
+enum http1_rc http1_eof(struct http1 *h)
+{
+    llhttp_errno_t err;
+
+    if (h->err != SALVO_E_OK)
+        return HTTP1_ERROR; /* llhttp_finish returns 0 in an error state */
+    h->keep_alive = 0;
+    if (h->done)
+        return HTTP1_DONE;
+    if (!h->got_bytes) {
+        h->err = SALVO_E_EMPTY_REPLY;
+        snprintf(h->msg, sizeof(h->msg), "connection closed before any response byte");
+        return HTTP1_ERROR;
+    }
+    err = llhttp_finish(&h->parser);
+    if (err == HPE_PAUSED || (err == HPE_OK && h->done)) {
+        h->keep_alive = 0; /* set by on_message_complete; the connection is gone anyway */
+        return HTTP1_DONE;
+    }
+    if (err == HPE_OK || err == HPE_INVALID_EOF_STATE) {
+        /* HPE_OK without done: only interim responses arrived before the close. */
+        h->err = SALVO_E_PARTIAL;
+        snprintf(h->msg, sizeof(h->msg), "connection closed before the end of the %s",
+                 h->status != 0 ? "body" : "headers");
+        return HTTP1_ERROR;
+    }
+    return parse_error(h, err);
+}
+
+void http1_sha256_hex(struct http1 *h, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    out[0] = '\0';
+    if (h->sha == NULL || EVP_DigestFinal_ex(h->sha, md, &n) != 1 || n != 32)
+        return;
+    for (i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void http1_end(struct http1 *h)
+{
+    clear_values(h);
+    EVP_MD_CTX_free(h->sha);
+    h->sha = NULL;
+    buf_free(&h->field);
+    buf_free(&h->value);
+}

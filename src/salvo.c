@@ -1,0 +1,258 @@
+/*
+ * salvo.c -- the public API of include/salvo.h: engine creation, submit, run, cancel,
+ * stats and free. The work itself happens in request.c (one request) and limiter.c
+ * (slots and the queue).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+
+#include "engine.h"
+
+/* File descriptors salvo keeps for itself beyond one per slot: epoll, the wakeup
+ * eventfd, c-ares sockets, stdio and whatever the embedding application holds. */
+#define FD_RESERVE 64
+
+SALVO_API void salvo_config_init(salvo_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->concurrency = 50;
+    c->max_time = 30;
+    c->connect_timeout = 10;
+    c->retry = 2;
+    c->retry_backoff = 1;
+    c->retry_backoff_max = 30;
+    c->retry_max_time = 120;
+    c->max_filesize = 64ull << 20;
+    c->per_host = 6;
+    c->keepalive = 1;
+    c->idle_timeout = 30;
+    c->max_idle = 256;
+    c->max_redirs = 10;
+}
+
+static int dup_str(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    *dst = strdup(src);
+    return *dst ? 0 : -ENOMEM;
+}
+
+static int copy_config(struct salvo *eng, const salvo_config_t *cfg)
+{
+    eng->cfg = *cfg;
+    char ua[64];
+    snprintf(ua, sizeof ua, "salvo/%s", SALVO_VERSION);
+    if (dup_str(&eng->user_agent, cfg->user_agent ? cfg->user_agent : ua) < 0 ||
+        dup_str(&eng->dns_servers, cfg->dns_servers) < 0 || dup_str(&eng->cacert, cfg->cacert) < 0)
+        return -ENOMEM;
+    if (cfg->resolve_len > 0) {
+        eng->resolve = calloc(cfg->resolve_len, sizeof *eng->resolve);
+        if (eng->resolve == NULL)
+            return -ENOMEM;
+        for (size_t i = 0; i < cfg->resolve_len; i++)
+            if (dup_str(&eng->resolve[i], cfg->resolve[i]) < 0)
+                return -ENOMEM;
+    }
+    /* The copies replace the caller's pointers: the caller may free its own. */
+    eng->cfg.user_agent = eng->user_agent;
+    eng->cfg.dns_servers = eng->dns_servers;
+    eng->cfg.cacert = eng->cacert;
+    eng->cfg.resolve = (const char *const *)eng->resolve;
+    return 0;
+}
+
+static int check_config(const salvo_config_t *c, char *err, size_t errlen)
+{
+    if (c->concurrency < 1) {
+        snprintf(err, errlen, "concurrency must be at least 1");
+        return -1;
+    }
+    if (c->max_time <= 0 || c->connect_timeout <= 0) {
+        snprintf(err, errlen, "max_time and connect_timeout must be positive");
+        return -1;
+    }
+    if (c->retry < 0 || c->retry_backoff < 0 || c->retry_backoff_max < 0 || c->retry_max_time < 0) {
+        snprintf(err, errlen, "retry settings must not be negative");
+        return -1;
+    }
+    return 0;
+}
+
+/* Raises the soft fd limit to the hard one and fits the slots into what is available,
+ * so that a large -c degrades with a warning at start-up instead of failing mid-run. */
+static size_t fit_fd_limit(size_t want, char *warn, size_t warnlen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
+        return want;
+    size_t fit = rl.rlim_cur > FD_RESERVE + 1 ? (size_t)rl.rlim_cur - FD_RESERVE : 1;
+    if (warn != NULL && warnlen > 0)
+        snprintf(warn, warnlen,
+                 "concurrency %zu does not fit the open-file limit of %llu; using %zu", want,
+                 (unsigned long long)rl.rlim_cur, fit);
+    return fit;
+}
+
+static void on_sched(struct loop_defer *d, void *data)
+{
+    (void)d;
+    limiter_run_pass(data);
+}
+
+static void cancel_all(struct salvo *eng)
+{
+    eng->cancel_requested = 1;
+    eng->feed_done = 1;
+    while (!list_empty(&eng->live)) {
+        struct req *r = list_entry(eng->live.next, struct req, live);
+        req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
+    }
+    eng->cancelled = 1;
+    loop_stop(eng->loop);
+}
+
+static void on_wakeup(void *data)
+{
+    struct salvo *eng = data;
+    if (eng->cancel_requested && !eng->cancelled)
+        cancel_all(eng);
+}
+
+static int open_subsystems(struct salvo *eng, char *err, size_t errlen)
+{
+    int rc = loop_new(&eng->loop);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot create the event loop: %s", strerror(-rc));
+        return -1;
+    }
+    loop_defer_init(&eng->sched, on_sched, eng);
+    loop_on_wakeup(eng->loop, on_wakeup, eng);
+    if (eng->cfg.debug_loop_ms > 0)
+        loop_set_lag_threshold(eng->loop, eng->cfg.debug_loop_ms);
+    struct dns_config dc = {
+        .servers = eng->dns_servers,
+        .pins = eng->cfg.resolve,
+        .pins_len = eng->cfg.resolve_len,
+    };
+    /* c-ares must give up before the connect deadline does, so that a silent resolver
+     * is reported by the deadline as dns_timeout rather than hanging on. */
+    unsigned budget_ms = (unsigned)(eng->cfg.connect_timeout * 1000.0);
+    dc.tries = 2;
+    dc.per_try_ms = budget_ms / 3 > 2000 ? 2000 : (budget_ms / 3 > 100 ? budget_ms / 3 : 100);
+    return dns_new(&eng->dns, eng->loop, &dc, err, errlen);
+}
+
+SALVO_API int salvo_new(salvo_t **out, const salvo_config_t *cfg, char *err, size_t errlen,
+                        char *warn, size_t warnlen)
+{
+    *out = NULL;
+    if (warn != NULL && warnlen > 0)
+        warn[0] = '\0';
+    if (check_config(cfg, err, errlen) < 0)
+        return -1;
+    struct salvo *eng = calloc(1, sizeof *eng);
+    if (eng == NULL || copy_config(eng, cfg) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    list_init(&eng->live);
+    list_init(&eng->queue);
+    eng->slots = fit_fd_limit((size_t)cfg->concurrency, warn, warnlen);
+    eng->window = cfg->window ? cfg->window : (eng->slots * 10 > 10000 ? eng->slots * 10 : 10000);
+    if (getrandom(&eng->rng, sizeof eng->rng, GRND_NONBLOCK) != sizeof eng->rng || !eng->rng)
+        eng->rng = 0x9E3779B97F4A7C15ULL ^ loop_now_us();
+    if (open_subsystems(eng, err, errlen) < 0)
+        goto fail;
+    *out = eng;
+    return 0;
+fail:
+    salvo_free(eng);
+    return -1;
+}
+
+SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,
+                           const salvo_request_t *request, salvo_done_cb *cb, void *user)
+{
+    if (eng == NULL || url == NULL || cb == NULL || eng->cancel_requested)
+        return -1;
+    struct req *r;
+    if (req_new(eng, url, index, request, cb, user, &r) < 0)
+        return -1;
+    eng->stats.submitted++;
+    return 0;
+}
+
+SALVO_API int salvo_run(salvo_t *eng)
+{
+    if (eng->running)
+        return -1;
+    eng->running = 1;
+    limiter_schedule(eng);
+    int rc = loop_run(eng->loop);
+    /* A cancel that arrived while the loop was stopping is carried out now. */
+    if (eng->cancel_requested && !eng->cancelled)
+        cancel_all(eng);
+    eng->running = 0;
+    return rc < 0 ? -1 : 0;
+}
+
+SALVO_API void salvo_cancel(salvo_t *eng)
+{
+    /* Only a flag and a write(2): safe from a signal handler. The loop does the rest. */
+    eng->cancel_requested = 1;
+    loop_wakeup(eng->loop);
+}
+
+SALVO_API void salvo_stats(const salvo_t *eng, salvo_stats_t *st)
+{
+    *st = eng->stats;
+    st->in_flight = eng->in_flight;
+    st->queued = eng->n_queued;
+    st->concurrency = (int)eng->slots;
+    struct dns_stats ds = {0};
+    if (eng->dns != NULL)
+        dns_get_stats(eng->dns, &ds);
+    st->dns_queries = ds.queries;
+    st->dns_cache_hits = ds.cache_hits;
+    st->loop_max_lag_ms = eng->loop ? loop_max_lag_ms(eng->loop) : 0;
+}
+
+SALVO_API void salvo_free(salvo_t *eng)
+{
+    if (eng == NULL)
+        return;
+    if (eng->loop != NULL) {
+        eng->cancel_requested = 1;
+        if (!list_empty(&eng->live))
+            cancel_all(eng);
+        loop_defer_cancel(eng->loop, &eng->sched);
+    }
+    /* c-ares calls back into the loop while it is destroyed: the loop goes last. */
+    if (eng->dns != NULL)
+        dns_free(eng->dns);
+    if (eng->tls != NULL)
+        tls_ctx_free(eng->tls);
+    if (eng->loop != NULL)
+        loop_free(eng->loop);
+    for (size_t i = 0; eng->resolve && i < eng->cfg.resolve_len; i++)
+        free(eng->resolve[i]);
+    free(eng->resolve);
+    free(eng->user_agent);
+    free(eng->dns_servers);
+    free(eng->cacert);
+    free(eng);
+}

@@ -1,0 +1,492 @@
+/*
+ * url.c -- parsing, formatting and reference resolution of absolute http(s) URLs.
+ *
+ * The parser works on the string in place with pointer ranges and allocates only the
+ * fields of struct url, so a failed parse leaves nothing behind. It is deliberately
+ * stricter about the host than about the rest: the host feeds DNS, SNI, certificate
+ * verification and the connection pool, so anything that is not a plain name or an IP
+ * literal is a bad_url, while the path and query are passed through as given (with only
+ * the bytes that could split a request line percent-encoded), as curl does.
+ *
+ * No state, no locks: every function is re-entrant.
+ */
+#include "url.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest IPv6 literal inet_pton can accept, plus a NUL (INET6_ADDRSTRLEN). */
+#define IPV6_TEXT_MAX 46
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static unsigned char to_lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+/* A byte that may never appear raw in a request target: space, controls and DEL. */
+static int needs_escape(unsigned char c)
+{
+    return c <= 0x20 || c == 0x7f;
+}
+
+/*
+ * Length of a well-formed RFC 3986 scheme at the start of s (ALPHA *( ALPHA / DIGIT /
+ * "+" / "-" / "." )) when it is followed by ':'; 0 when s does not start with one.
+ */
+static size_t scheme_len(const char *s)
+{
+    size_t i;
+
+    if (!is_alpha((unsigned char)s[0]))
+        return 0;
+    for (i = 1; s[i] != ':'; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.')
+            return 0;
+    }
+    return i;
+}
+
+static char *dup_range(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+
+    if (s == NULL)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Reads "scheme://" at s; on success *rest points after the "//". */
+static salvo_err_t parse_scheme(const char *s, const char **rest, struct url *u, char *err,
+                                size_t errlen)
+{
+    size_t n = scheme_len(s);
+
+    if (n == 0 || strncmp(s + n, "://", 3) != 0) {
+        set_err(err, errlen, "not an absolute URL (no scheme://)");
+        return SALVO_E_BAD_URL;
+    }
+    if (n == 4 && strncasecmp(s, "http", 4) == 0) {
+        u->tls = 0;
+    } else if (n == 5 && strncasecmp(s, "https", 5) == 0) {
+        u->tls = 1;
+    } else {
+        set_err(err, errlen, "unsupported scheme '%.*s'", (int)(n > 32 ? 32 : n), s);
+        return SALVO_E_UNSUPPORTED_SCHEME;
+    }
+    u->scheme = strdup(u->tls ? "https" : "http");
+    if (u->scheme == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SALVO_E_RESOURCE;
+    }
+    *rest = s + n + 3;
+    return SALVO_E_OK;
+}
+
+/* Parses the port digits in [p, end); an empty port means the default (RFC 3986 3.2.3). */
+static salvo_err_t parse_port(const char *p, const char *end, struct url *u, char *err,
+                              size_t errlen)
+{
+    unsigned long v = 0;
+
+    u->port = u->tls ? 443 : 80;
+    if (p == end)
+        return SALVO_E_OK;
+    for (; p < end; p++) {
+        if (!is_digit((unsigned char)*p)) {
+            set_err(err, errlen, "bad port: not a number");
+            return SALVO_E_BAD_URL;
+        }
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > 65535) {
+            set_err(err, errlen, "bad port: over 65535");
+            return SALVO_E_BAD_URL;
+        }
+    }
+    if (v == 0) {
+        set_err(err, errlen, "bad port: 0");
+        return SALVO_E_BAD_URL;
+    }
+    u->port = (uint16_t)v;
+    u->port_explicit = 1;
+    return SALVO_E_OK;
+}
+
+/* Checks the bracketed IPv6 literal [p, end) (without brackets) and stores it. */
+static salvo_err_t parse_ipv6(const char *p, const char *end, struct url *u, char *err,
+                              size_t errlen)
+{
+    char text[IPV6_TEXT_MAX];
+    struct in6_addr addr;
+    size_t n = (size_t)(end - p), i;
+
+    if (n == 0 || n >= sizeof(text)) {
+        set_err(err, errlen, "invalid IPv6 literal");
+        return SALVO_E_BAD_URL;
+    }
+    for (i = 0; i < n; i++)
+        text[i] = (char)to_lower((unsigned char)p[i]);
+    text[n] = '\0';
+    if (inet_pton(AF_INET6, text, &addr) != 1) {
+        set_err(err, errlen, "invalid IPv6 literal");
+        return SALVO_E_BAD_URL;
+    }
+    u->host = dup_range(text, n);
+    u->host_is_ip = 6;
+    return SALVO_E_OK;
+}
+
+/*
+ * Checks the host name or IPv4 literal [p, end) and stores it lower-cased, without one
+ * trailing dot. Only letters, digits, '-', '.' and '_' are accepted: a name with other
+ * bytes (spaces, '%', UTF-8 not converted to punycode) could never be looked up, and
+ * failing here says why better than a DNS error would.
+ */
+static salvo_err_t parse_name(const char *p, const char *end, struct url *u, char *err,
+                              size_t errlen)
+{
+    struct in_addr addr;
+    size_t n = (size_t)(end - p), i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (needs_escape(c)) {
+            set_err(err, errlen, "space or control character in host");
+            return SALVO_E_BAD_URL;
+        }
+        if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_') {
+            set_err(err, errlen, "invalid character '%c' in host", c < 0x80 ? c : '?');
+            return SALVO_E_BAD_URL;
+        }
+    }
+    if (n > 0 && p[n - 1] == '.')
+        n--;
+    if (n == 0) {
+        set_err(err, errlen, "no host");
+        return SALVO_E_BAD_URL;
+    }
+    u->host = dup_range(p, n);
+    if (u->host == NULL)
+        return SALVO_E_OK; /* the caller reports the allocation failure */
+    for (i = 0; i < n; i++)
+        u->host[i] = (char)to_lower((unsigned char)u->host[i]);
+    if (inet_pton(AF_INET, u->host, &addr) == 1)
+        u->host_is_ip = 4;
+    return SALVO_E_OK;
+}
+
+/* Parses the authority [p, end): [userinfo@]host[:port]. */
+static salvo_err_t parse_authority(const char *p, const char *end, struct url *u, char *err,
+                                   size_t errlen)
+{
+    const char *at = memrchr(p, '@', (size_t)(end - p));
+    const char *host_end, *port = end;
+    salvo_err_t rc;
+
+    /* The userinfo is dropped: salvo never sends credentials taken from a URL. The last
+     * '@' ends it, as browsers do, since users paste unescaped '@' in passwords. */
+    if (at != NULL)
+        p = at + 1;
+    if (p < end && *p == '[') {
+        host_end = memchr(p, ']', (size_t)(end - p));
+        if (host_end == NULL) {
+            set_err(err, errlen, "unterminated '[' in host");
+            return SALVO_E_BAD_URL;
+        }
+        if (host_end + 1 < end && host_end[1] != ':') {
+            set_err(err, errlen, "junk after IPv6 literal");
+            return SALVO_E_BAD_URL;
+        }
+        if (host_end + 1 < end)
+            port = host_end + 2;
+        rc = parse_ipv6(p + 1, host_end, u, err, errlen);
+    } else {
+        host_end = memchr(p, ':', (size_t)(end - p));
+        if (host_end == NULL)
+            host_end = end;
+        else
+            port = host_end + 1;
+        rc = parse_name(p, host_end, u, err, errlen);
+    }
+    if (rc != SALVO_E_OK)
+        return rc;
+    if (u->host == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SALVO_E_RESOURCE;
+    }
+    return parse_port(port, end, u, err, errlen);
+}
+
+/* Builds the request target from the path and query [p, end), percent-encoding the
+ * bytes that could split a request line; "/" is prepended when the path is empty. */
+static char *make_target(const char *p, const char *end)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 1, i = 0;
+    const char *q;
+    char *t;
+
+    for (q = p; q < end; q++)
+        n += needs_escape((unsigned char)*q) ? 3 : 1;
+    t = malloc(n + 1);
+    if (t == NULL)
+        return NULL;
+    if (p == end || *p != '/')
+        t[i++] = '/';
+    for (q = p; q < end; q++) {
+        unsigned char c = (unsigned char)*q;
+        if (needs_escape(c)) {
+            t[i++] = '%';
+            t[i++] = hex[c >> 4];
+            t[i++] = hex[c & 15];
+        } else {
+            t[i++] = (char)c;
+        }
+    }
+    t[i] = '\0';
+    return t;
+}
+
+/* host[:port] for the Host header; the port is left out when it is the default. */
+static char *make_authority(const struct url *u)
+{
+    const char *lb = u->host_is_ip == 6 ? "[" : "", *rb = u->host_is_ip == 6 ? "]" : "";
+    uint16_t def = u->tls ? 443 : 80;
+    char *s;
+    int n;
+
+    if (u->port == def)
+        n = asprintf(&s, "%s%s%s", lb, u->host, rb);
+    else
+        n = asprintf(&s, "%s%s%s:%u", lb, u->host, rb, (unsigned)u->port);
+    return n < 0 ? NULL : s;
+}
+
+salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
+{
+    const char *auth, *auth_end, *end;
+    salvo_err_t rc;
+
+    memset(u, 0, sizeof(*u));
+    set_err(err, errlen, "%s", "");
+    if (s == NULL || *s == '\0') {
+        set_err(err, errlen, "empty URL");
+        return SALVO_E_BAD_URL;
+    }
+    rc = parse_scheme(s, &auth, u, err, errlen);
+    if (rc != SALVO_E_OK)
+        goto fail;
+    auth_end = auth + strcspn(auth, "/?#");
+    rc = parse_authority(auth, auth_end, u, err, errlen);
+    if (rc != SALVO_E_OK)
+        goto fail;
+    end = auth_end + strcspn(auth_end, "#"); /* the fragment never leaves the client */
+    u->target = make_target(auth_end, end);
+    u->authority = make_authority(u);
+    if (u->target == NULL || u->authority == NULL) {
+        set_err(err, errlen, "out of memory");
+        rc = SALVO_E_RESOURCE;
+        goto fail;
+    }
+    return SALVO_E_OK;
+fail:
+    url_free(u);
+    return rc;
+}
+
+char *url_format(const struct url *u)
+{
+    char *s;
+
+    if (asprintf(&s, "%s://%s%s", u->scheme, u->authority, u->target) < 0)
+        return NULL;
+    return s;
+}
+
+void url_free(struct url *u)
+{
+    free(u->scheme);
+    free(u->host);
+    free(u->target);
+    free(u->authority);
+    memset(u, 0, sizeof(*u));
+}
+
+/* Drops the last segment and the '/' before it from the output of remove_dot_segments. */
+static void pop_segment(const char *out, size_t *o)
+{
+    while (*o > 0 && out[*o - 1] != '/')
+        (*o)--;
+    if (*o > 0)
+        (*o)--;
+}
+
+/*
+ * RFC 3986 section 5.2.4, remove_dot_segments, for a path that starts with '/'. The
+ * input is a private copy, edited in place where the RFC says "replace with /"; the
+ * output is never longer than the input.
+ */
+static void remove_dot_segments(char *in, char *out)
+{
+    size_t o = 0;
+
+    while (*in != '\0') {
+        if (strncmp(in, "../", 3) == 0) {
+            in += 3;
+        } else if (strncmp(in, "./", 2) == 0) {
+            in += 2;
+        } else if (strncmp(in, "/./", 3) == 0) {
+            in += 2;
+        } else if (strcmp(in, "/.") == 0) {
+            in[1] = '/';
+            in += 1;
+        } else if (strncmp(in, "/../", 4) == 0) {
+            in += 3;
+            pop_segment(out, &o);
+        } else if (strcmp(in, "/..") == 0) {
+            in[2] = '/';
+            in += 2;
+            pop_segment(out, &o);
+        } else if (strcmp(in, ".") == 0 || strcmp(in, "..") == 0) {
+            break;
+        } else {
+            do
+                out[o++] = *in++;
+            while (*in != '\0' && *in != '/');
+        }
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Resolves a reference without scheme or authority (a path, "?query" or "") against
+ * base: RFC 3986 5.2.2 and 5.2.3. ref has no fragment. Returns a malloc'd absolute URL.
+ */
+static char *resolve_path(const struct url *base, const char *ref)
+{
+    const char *bq = strchr(base->target, '?'), *rq = strchr(ref, '?');
+    size_t blen = bq ? (size_t)(bq - base->target) : strlen(base->target);
+    size_t rlen = rq ? (size_t)(rq - ref) : strlen(ref);
+    char *merged = NULL, *path = NULL, *out = NULL;
+    const char *query;
+
+    if (rlen == 0) {
+        merged = dup_range(base->target, blen);
+        query = rq ? rq : (bq ? bq : "");
+    } else if (ref[0] == '/') {
+        merged = dup_range(ref, rlen);
+        query = rq ? rq : "";
+    } else {
+        /* Merge: the base path up to its last '/', then the reference path. The base
+         * always has an authority and a path starting with '/', so this is RFC 5.2.3's
+         * second case. */
+        size_t keep = blen;
+        while (keep > 0 && base->target[keep - 1] != '/')
+            keep--;
+        if (asprintf(&merged, "%.*s%.*s", (int)keep, base->target, (int)rlen, ref) < 0)
+            merged = NULL;
+        query = rq ? rq : "";
+    }
+    if (merged == NULL)
+        goto out;
+    path = malloc(strlen(merged) + 1);
+    if (path == NULL)
+        goto out;
+    remove_dot_segments(merged, path);
+    if (asprintf(&out, "%s://%s%s%s", base->scheme, base->authority, path, query) < 0)
+        out = NULL;
+out:
+    free(merged);
+    free(path);
+    return out;
+}
+
+/* Parses an absolute URL string and normalizes it: dot segments removed, fragment and
+ * userinfo dropped, host lower-cased. NULL when it is not a usable http(s) URL. */
+static char *normalize_absolute(const char *s)
+{
+    struct url u;
+    char *path_ref, *out;
+
+    if (url_parse(s, &u, NULL, 0) != SALVO_E_OK)
+        return NULL;
+    /* The target of an absolute URL is itself an absolute-path reference against it. */
+    path_ref = strdup(u.target);
+    out = path_ref ? resolve_path(&u, path_ref) : NULL;
+    free(path_ref);
+    url_free(&u);
+    return out;
+}
+
+/*
+ * Surrounding spaces and control bytes are trimmed, as browsers do with Location. An
+ * empty reference, which RFC 3986 resolves to the base itself, returns NULL: for a
+ * redirect it can only be a loop or a server bug (bad_redirect). A reference of only a
+ * fragment ("#s") still resolves to the base.
+ */
+char *url_resolve(const struct url *base, const char *ref)
+{
+    size_t n, slen;
+    char *r = NULL, *out = NULL, *abs = NULL;
+
+    if (base == NULL || ref == NULL)
+        return NULL;
+    while (*ref != '\0' && needs_escape((unsigned char)*ref))
+        ref++;
+    n = strlen(ref);
+    while (n > 0 && needs_escape((unsigned char)ref[n - 1]))
+        n--;
+    if (n == 0)
+        return NULL;
+    r = dup_range(ref, n);
+    if (r == NULL)
+        return NULL;
+    r[strcspn(r, "#")] = '\0';
+    slen = scheme_len(r);
+    if (slen > 0) {
+        out = normalize_absolute(r);
+    } else if (r[0] == '/' && r[1] == '/') {
+        if (asprintf(&abs, "%s:%s", base->scheme, r) >= 0)
+            out = normalize_absolute(abs);
+    } else {
+        out = resolve_path(base, r);
+        /* A relative path can still carry bytes a target may not hold raw; one more pass
+         * through the parser encodes them. */
+        if (out != NULL) {
+            abs = out;
+            out = normalize_absolute(abs);
+        }
+    }
+    free(abs);
+    free(r);
+    return out;
+}
