@@ -96,11 +96,13 @@ static void answer_free(struct dns_answer *a)
         free(a);
 }
 
-/* Maps a c-ares status to an answer without addresses (PATTERNS pitfall 11). */
+/* Maps a c-ares status to an answer without addresses yet (PATTERNS pitfall 11). */
 static struct dns_answer *answer_status(int status, int from_cache)
 {
     salvo_err_t err = SALVO_E_DNS;
 
+    if (status == ARES_SUCCESS)
+        return answer_new(SALVO_E_OK, NULL, from_cache);
     if (status == ARES_ETIMEOUT)
         err = SALVO_E_DNS_TIMEOUT;
     else if (status == ARES_ENOMEM)
@@ -620,7 +622,7 @@ static int answer_local(struct dns *d, struct dns_waiter *w, const char *host)
         a = answer_new(SALVO_E_OK, NULL, 1);
         answer_add(a, &lit, 1, w->port);
     } else if ((e = dns_cache_get(d->cache, host, loop_now(d->loop))) != NULL) {
-        a = e->status ? answer_status(e->status, 1) : answer_new(SALVO_E_OK, NULL, 1);
+        a = answer_status(e->status, 1);
         answer_add(a, e->addrs, e->n, w->port);
     } else {
         return 0;

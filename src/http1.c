@@ -167,11 +167,11 @@ fail:
 
 /* ---- response parser callbacks ------------------------------------------------------- */
 
-static int fail(struct http1 *h, salvo_err_t err, const char *msg)
+static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
 {
     h->err = err;
     snprintf(h->msg, sizeof(h->msg), "%s", msg);
-    llhttp_set_error_reason(&h->parser, msg);
+    llhttp_set_error_reason(&h->parser, h->msg); /* outlives the callback */
     return HPE_USER;
 }
 
@@ -179,7 +179,7 @@ static int fail(struct http1 *h, salvo_err_t err, const char *msg)
 static int count_header(struct http1 *h, size_t len)
 {
     if (len > HTTP1_MAX_HEADER_BYTES - h->header_bytes)
-        return fail(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
+        return set_error(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
     h->header_bytes += len;
     return 0;
 }
@@ -228,7 +228,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
         return rc;
     /* Names can only be as long as the header cap, which the field buffer matches. */
     if (buf_append(&h->field, at, len) < 0)
-        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
 
@@ -240,7 +240,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     if (rc != 0)
         return rc;
     if (wanted(h) != NULL && buf_append(&h->value, at, len) < 0)
-        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
 
@@ -275,7 +275,7 @@ static int on_header_value_complete(llhttp_t *p)
     char **slot = wanted(h);
 
     if (slot != NULL && store_value(h, slot) < 0)
-        return fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     buf_reset(&h->field);
     buf_reset(&h->value);
     return 0;
@@ -289,7 +289,7 @@ static int on_headers_complete(llhttp_t *p)
     buf_reset(&h->field);
     buf_reset(&h->value);
     if (s == 101) /* an upgrade salvo never asked for */
-        return fail(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
+        return set_error(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
     if (s >= 100 && s < 200)
         return 0; /* informational: llhttp ends it with no body */
     h->status = s;
@@ -310,11 +310,11 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     h->wire_bytes += len;
     if (out_len > h->max_body - h->bytes) {
         snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
-        return fail(h, SALVO_E_TOO_LARGE, msg);
+        return set_error(h, SALVO_E_TOO_LARGE, msg);
     }
     h->bytes += out_len;
     if (h->sha != NULL && EVP_DigestUpdate(h->sha, out, out_len) != 1)
-        return fail(h, SALVO_E_RESOURCE, "sha256 update failed");
+        return set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
     return 0;
 }
 

@@ -57,7 +57,7 @@ struct http1 {
     llhttp_t parser;            /* reinitialised per response */
     int is_head;                /* the request was HEAD: the response has no body */
     uint64_t max_body;          /* cap on decoded body bytes */
-    size_t header_bytes;        /* header bytes seen in the current message */
+    size_t header_bytes;        /* header bytes seen in this response, 1xx included */
     int got_bytes;              /* any response byte arrived */
     int status;                 /* final status once its headers arrived, else 0 */
     int done;                   /* the final response is complete */

@@ -49,10 +49,14 @@ void limiter_schedule(struct salvo *eng)
 /* Asks the feed for input until the queue holds a window's worth or the input ends. */
 static void pull_input(struct salvo *eng)
 {
-    while (!eng->feed_done && eng->cfg.feed != NULL && eng->n_queued < eng->window &&
-           !eng->cancel_requested) {
+    /* Everything submitted and not holding a slot counts against the window: queued
+     * requests, requests in backoff, and bad URLs waiting to be reported. */
+    while (!eng->feed_done && eng->cfg.feed != NULL && !eng->cancel_requested) {
+        size_t waiting = eng->n_live - eng->in_flight;
+        if (waiting >= eng->window)
+            break;
         uint64_t before = eng->stats.submitted;
-        size_t room = eng->window - eng->n_queued;
+        size_t room = eng->window - waiting;
         if (eng->cfg.feed(eng, room, eng->cfg.feed_user) != 0)
             eng->feed_done = 1;
         else if (eng->stats.submitted == before)

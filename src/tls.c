@@ -50,11 +50,11 @@ struct sess_entry {
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx;
-    int insecure;                       /* verification off: never a tls_verify error */
-    struct sess_entry sess[SESS_MAX];   /* the session cache, one entry per origin */
-    int bucket[SESS_BUCKETS];           /* first entry of each chain, -1 when empty */
-    int free_head;                      /* first free entry, -1 when the cache is full */
-    uint64_t stamp;                     /* last stamp handed out */
+    int insecure;                     /* verification off: never a tls_verify error */
+    struct sess_entry sess[SESS_MAX]; /* the session cache, one entry per origin */
+    int bucket[SESS_BUCKETS];         /* first entry of each chain, -1 when empty */
+    int free_head;                    /* first free entry, -1 when the cache is full */
+    uint64_t stamp;                   /* last stamp handed out */
 };
 
 struct tls {
@@ -165,6 +165,12 @@ static SSL_SESSION *sess_take(struct tls_ctx *ctx, const char *key)
     if (i < 0)
         return NULL;
     s = ctx->sess[i].sess;
+    /* OpenSSL marks a session not resumable when a connection using it is freed without
+     * a clean shutdown (a possible truncation attack): forget it. */
+    if (!SSL_SESSION_is_resumable(s)) {
+        sess_remove(ctx, i);
+        return NULL;
+    }
     if (SSL_SESSION_get_protocol_version(s) >= TLS1_3_VERSION) {
         ctx->sess[i].sess = NULL; /* the cache's reference moves to the caller */
         sess_remove(ctx, i);
@@ -366,8 +372,8 @@ static int set_ip(SSL *ssl, const char *host, char *err, size_t errlen)
     return 0;
 }
 
-struct tls *tls_new(struct tls_ctx *ctx, const char *host, int host_is_ip,
-                    const char *origin_key, char *err, size_t errlen)
+struct tls *tls_new(struct tls_ctx *ctx, const char *host, int host_is_ip, const char *origin_key,
+                    char *err, size_t errlen)
 {
     struct tls *t = calloc(1, sizeof *t);
     BIO *r = NULL, *w = NULL;
@@ -506,7 +512,7 @@ static char *name_string(const X509_NAME *name)
 /* The chain to report: the verified one (leaf to trust anchor) when verification
  * passed, else the chain as the server sent it. A resumed session has no verified
  * chain; its stored peer chain serves. */
-static STACK_OF(X509) *report_chain(SSL *ssl)
+static STACK_OF(X509) * report_chain(SSL *ssl)
 {
     STACK_OF(X509) *chain = NULL;
 
@@ -517,7 +523,7 @@ static STACK_OF(X509) *report_chain(SSL *ssl)
     return chain;
 }
 
-static void chain_facts(struct tls *t, STACK_OF(X509) *chain)
+static void chain_facts(struct tls *t, STACK_OF(X509) * chain)
 {
     const ASN1_TIME *earliest = NULL;
     struct tm tm;

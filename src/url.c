@@ -194,6 +194,12 @@ static salvo_err_t parse_name(const char *p, const char *end, struct url *u, cha
         set_err(err, errlen, "no host");
         return SALVO_E_BAD_URL;
     }
+    /* An empty label ("a..b", ".a", "a..") can never resolve; it would also make the
+     * formatted URL unparsable once the trailing dot is gone. */
+    if (p[0] == '.' || p[n - 1] == '.' || memmem(p, n, "..", 2) != NULL) {
+        set_err(err, errlen, "empty label in host");
+        return SALVO_E_BAD_URL;
+    }
     u->host = dup_range(p, n);
     if (u->host == NULL)
         return SALVO_E_OK; /* the caller reports the allocation failure */

@@ -108,3 +108,7 @@ finish() {
     [ "$T_N" -gt 0 ] || { echo "not ok 1 - no case ran"; exit 1; }
     exit 0
 }
+
+# now / since START: wall-clock seconds (fractional), for generous timing checks.
+now() { date +%s.%N; }
+since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN{printf "%.3f", e - s}'; }

@@ -30,7 +30,7 @@
 
 #include "testd.h"
 
-#define IN_INITIAL     2048                            /* first input buffer size */
+#define IN_INITIAL     2048                              /* first input buffer size */
 #define IN_MAX         (TESTD_HEAD_MAX + TESTD_BODY_MAX) /* the biggest acceptable request */
 #define WRITE_BUDGET   (1024 * 1024) /* bytes sent per event before letting others run */
 #define GEN_REFILL     (16 * 1024)   /* generated body bytes staged at a time */
@@ -201,7 +201,9 @@ static void conn_update(struct server *s, struct conn *c)
     switch (c->state) {
     case CONN_READING:
     case CONN_STALLED:
-    case CONN_LINGERING: ev = EPOLLIN; break;
+    case CONN_LINGERING:
+        ev = EPOLLIN;
+        break;
     default:
         /* Read ahead while there is room: keeps pipelined requests, notices a FIN. */
         if (!c->peer_eof && c->in_len < IN_MAX)
@@ -277,8 +279,8 @@ static void finish_reply(struct server *s, struct conn *c)
         request_done(s, c);
         consume_request(c);
         c->state = CONN_READING;
-        /* A zero timer resumes any pipelined request after this event; otherwise the
-         * idle timer runs, if --idle-close asked for one. */
+        /* With bytes left over, a zero timer lets conn_run() take the pipelined request
+         * after this event; otherwise the connection is idle from now. */
         if (c->in_len > 0)
             timer_start(s, &c->timer, 0);
         else if (s->idle_close_ms > 0)
@@ -302,7 +304,9 @@ static void finish_reply(struct server *s, struct conn *c)
         c->flush_deadline = s->now + FLUSH_MAX_MS;
         timer_start(s, &c->timer, FLUSH_POLL_MS);
         break;
-    case END_STALL: c->state = CONN_STALLED; break;
+    case END_STALL:
+        c->state = CONN_STALLED;
+        break;
     }
 }
 
@@ -464,8 +468,8 @@ static void begin_request(struct server *s, struct conn *c, struct request *rq, 
     c->active = 1;
     if (s->verbose)
         fprintf(stderr, "testd: fd %d: %.*s %.*s%s\n", c->w.fd, (int)rq->method_len,
-                rq->method ? rq->method : "", (int)rq->target_len,
-                rq->target ? rq->target : "", code ? " (bad request)" : "");
+                rq->method ? rq->method : "", (int)rq->target_len, rq->target ? rq->target : "",
+                code ? " (bad request)" : "");
     memset(&c->rp, 0, sizeof(c->rp));
     int err = code ? routes_error(rq, &c->rp, code) : routes_answer(s, rq, &c->rp);
     if (err < 0) {
@@ -567,20 +571,29 @@ static void on_readable(struct server *s, struct conn *c)
         if (c->peer_eof)
             conn_close(s, c, CLOSE_FIN);
         break;
-    default: break; /* WRITING, FLUSHING: keep what came; the end action looks at eof */
+    default:
+        break; /* WRITING, FLUSHING: keep what came; the end action looks at eof */
     }
 }
 
-/* Starts the buffered requests, a bounded number of them, and re-arms a zero timer if
- * more remain, so that one pipelining client cannot hold the loop. */
+/* Starts the buffered requests, a bounded number of them, then sets the timer that fits
+ * what is left: a zero timer if more requests may be waiting (so that one pipelining
+ * client cannot hold the loop), the idle timer if nothing is, none for a partial request
+ * (a slow client is not idle). So in READING a timer firing with an empty buffer always
+ * means idle. */
 static void conn_run(struct server *s, struct conn *c)
 {
-    for (int i = 0; i < PIPELINE_BATCH; i++) {
-        if (c->state != CONN_READING || c->in_len == 0 || !parse_request(s, c))
-            return;
-    }
-    if (c->state == CONN_READING && c->in_len > 0)
+    int i = 0;
+    while (i < PIPELINE_BATCH && c->state == CONN_READING && parse_request(s, c))
+        i++;
+    if (c->state != CONN_READING)
+        return;
+    if (i == PIPELINE_BATCH && c->in_len > 0)
         timer_start(s, &c->timer, 0);
+    else if (c->in_len == 0 && s->idle_close_ms > 0)
+        timer_start(s, &c->timer, s->idle_close_ms);
+    else
+        timer_stop(s, &c->timer);
 }
 
 /* ---- events --------------------------------------------------------------------------- */
@@ -605,8 +618,11 @@ static void on_timer(struct server *s, struct timer *t)
         else
             timer_start(s, t, FLUSH_POLL_MS);
         break;
-    case CONN_LINGERING: conn_close(s, c, CLOSE_FIN); break;
-    default: break;
+    case CONN_LINGERING:
+        conn_close(s, c, CLOSE_FIN);
+        break;
+    default:
+        break;
     }
     conn_update(s, c);
 }

@@ -28,14 +28,14 @@
 
 #include "testd.h"
 
-#define MAX_LISTENERS  16   /* --listen may repeat this often */
-#define ACCEPT_BATCH   256  /* accepts per readiness event, so one listener cannot starve */
-#define EVENT_BATCH    1024 /* epoll events fetched per wait */
-#define ACCEPT_PAUSE_MS 100 /* back-off when out of fds (EMFILE), instead of spinning */
+#define MAX_LISTENERS   16   /* --listen may repeat this often */
+#define ACCEPT_BATCH    256  /* accepts per readiness event, so one listener cannot starve */
+#define EVENT_BATCH     1024 /* epoll events fetched per wait */
+#define ACCEPT_PAUSE_MS 100  /* back-off when out of fds (EMFILE), instead of spinning */
 
 struct listener {
-    struct watch w;        /* the listening socket */
-    struct timer resume;   /* re-enables accepting after an EMFILE pause */
+    struct watch w;               /* the listening socket */
+    struct timer resume;          /* re-enables accepting after an EMFILE pause */
     struct sockaddr_storage addr; /* bound address, port filled in after bind */
     socklen_t addr_len;           /* size of addr */
 };
@@ -302,8 +302,7 @@ static int parse_listen(const char *spec, struct listener *l)
         l->addr_len = sizeof(*in6);
         return 0;
     }
-    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 ||
-        (ntohl(in4->sin_addr.s_addr) >> 24) != 127)
+    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1 || (ntohl(in4->sin_addr.s_addr) >> 24) != 127)
         return -EINVAL;
     in4->sin_family = AF_INET;
     in4->sin_port = htons(port);
@@ -419,20 +418,28 @@ static void usage(FILE *f)
 static int parse_args(struct server *s, int argc, char **argv, const char **port_file)
 {
     static const struct option opts[] = {
-        {"port-file", required_argument, NULL, 'p'},  {"listen", required_argument, NULL, 'l'},
-        {"idle-close", required_argument, NULL, 'i'}, {"delay-all", required_argument, NULL, 'd'},
-        {"stats-file", required_argument, NULL, 's'}, {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"port-file", required_argument, NULL, 'p'},
+        {"listen", required_argument, NULL, 'l'},
+        {"idle-close", required_argument, NULL, 'i'},
+        {"delay-all", required_argument, NULL, 'd'},
+        {"stats-file", required_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int o;
     char *end;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'p': *port_file = optarg; break;
+        case 'p':
+            *port_file = optarg;
+            break;
         case 'l':
             if (nlisteners == MAX_LISTENERS || parse_listen(optarg, &listeners[nlisteners]) < 0) {
-                fprintf(stderr, "testd: --listen %s: need a loopback 127.x.x.x:PORT or "
-                                "[::1]:PORT (at most %d)\n", optarg, MAX_LISTENERS);
+                fprintf(stderr,
+                        "testd: --listen %s: need a loopback 127.x.x.x:PORT or "
+                        "[::1]:PORT (at most %d)\n",
+                        optarg, MAX_LISTENERS);
                 return -1;
             }
             nlisteners++;
@@ -451,10 +458,18 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
             if (*end || end == optarg || optarg[0] == '-')
                 goto bad;
             break;
-        case 's': s->stats_file = optarg; break;
-        case 'v': s->verbose = 1; break;
-        case 'h': usage(stdout); exit(0);
-        default: usage(stderr); return -1;
+        case 's':
+            s->stats_file = optarg;
+            break;
+        case 'v':
+            s->verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
         }
     }
     if (!*port_file || optind != argc) {

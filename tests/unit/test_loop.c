@@ -275,6 +275,20 @@ static void test_loop_stop(void **state)
     assert_int_equal(order[2], 1);
 }
 
+static void test_loop_stop_is_prompt(void **state)
+{
+    struct loop_timer t;
+    uint64_t start_us = loop_now_us();
+
+    (void)state;
+    /* The next timer is the watchdog, seconds away: after a stop the loop must not sleep
+     * until it before returning. */
+    loop_timer_init(&t, stop_cb, NULL);
+    loop_timer_start(L, &t, 0);
+    run_ok();
+    assert_true(loop_now_us() - start_us < (WATCHDOG_MS / 2) * 1000u);
+}
+
 /* ---- deferred callbacks -------------------------------------------------------------- */
 
 static struct loop_defer da, db, dc, dd;
@@ -776,6 +790,7 @@ int main(void)
         T(test_timer_rearm_own_cb),
         T(test_timer_rearm_earlier),
         T(test_loop_stop),
+        T(test_loop_stop_is_prompt),
         T(test_defer_fifo),
         T(test_defer_cancel),
         T(test_io_readable),
