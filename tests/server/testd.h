@@ -108,15 +108,16 @@ struct obuf {
 /* One parsed request. The spans point into the connection's input buffer and stay
  * valid until the reply is finished. */
 struct request {
-    const char *method; /* e.g. "GET", not NUL-terminated */
-    size_t method_len;  /* length of method */
-    const char *target; /* request-target: path and query, not NUL-terminated */
-    size_t target_len;  /* length of target */
-    const char *raw;    /* the request exactly as received: head, then body */
-    size_t head_len;    /* bytes of request line and headers, blank line included */
-    size_t body_len;    /* bytes of body (Content-Length) */
-    int keep_alive;     /* the client allows another request on this connection */
-    int http10;         /* HTTP/1.0 request: keep-alive only if asked for */
+    const char *method;  /* e.g. "GET", not NUL-terminated */
+    size_t method_len;   /* length of method */
+    const char *target;  /* request-target: path and query, not NUL-terminated */
+    size_t target_len;   /* length of target */
+    const char *raw;     /* the request exactly as received: head, then body */
+    size_t head_len;     /* bytes of request line and headers, blank line included */
+    size_t body_len;     /* bytes of body (Content-Length) */
+    int keep_alive;      /* the client allows another request on this connection */
+    int http10;          /* HTTP/1.0 request: keep-alive only if asked for */
+    int expect_continue; /* "Expect: 100-continue": the client waits for a 100 first */
 };
 
 /* The plan for one reply, filled by routes_answer() and carried out by conn.c. */

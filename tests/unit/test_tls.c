@@ -436,6 +436,19 @@ static void test_resumption_tls13(void **state)
     /* That ticket was used once and taken out; this connection read no new ones. */
     assert_int_equal(connect_once(s, "r13a:443", 1, 0), 0);
     assert_int_equal(connect_once(s, "r13a:443", 1, 0), 1);
+
+    /* Two connections opened at once: only the first gets the one stored ticket. */
+    struct pair a, b;
+    pair_open(&a, s, verify_ctx, "site.test", 0, "r13a:443");
+    pair_open(&b, s, verify_ctx, "site.test", 0, "r13a:443");
+    assert_int_equal(tls_handshake(a.cli, &a.out), TLS_AGAIN); /* both ClientHellos first */
+    assert_int_equal(tls_handshake(b.cli, &b.out), TLS_AGAIN);
+    assert_int_equal(handshake(&a), TLS_OK);
+    assert_int_equal(handshake(&b), TLS_OK);
+    assert_int_equal(tls_get_info(a.cli)->resumed, 1);
+    assert_int_equal(tls_get_info(b.cli)->resumed, 0);
+    pair_close(&a);
+    pair_close(&b);
     SSL_CTX_free(s);
 }
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Retries: exponential backoff with full jitter, the retryable classes, the rule for
+# non-idempotent methods, and no slot held while a request sleeps.
+. "$(dirname "$0")/../lib.sh"
+start_testd flaky || exit 1
+U="http://127.0.0.1:$TESTD_PORT"
+refused=$(free_port)
+
+r=$("$SALVO" --retry 2 --retry-backoff 0.05 "$U/flaky-reset/k1/2")
+check_eq "a server that resets twice then answers: 3 attempts, 200" "3 200 true" \
+    "$(jq -r '"\(.attempts) \(.status) \(.ok)"' <<<"$r")"
+r=$("$SALVO" --retry 1 --retry-backoff 0.05 "$U/flaky-reset/k2/2")
+check_eq "with --retry 1 the second reset is final" "2 reset" \
+    "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 0 "$U/flaky-reset/k3/1")
+check_eq "--retry 0 makes one attempt" "1 reset" "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+
+# Not retryable: an answer that is wrong stays wrong.
+r=$("$SALVO" --retry 3 --retry-backoff 0.01 "$U/garbage")
+check_eq "protocol errors are not retried" "1 protocol" "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 3 --retry-backoff 0.01 "http://127.0.0.1:$refused/")
+check_eq "connect_refused is retried" "4 connect_refused" \
+    "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+
+# POST: retried when the failure came before sending, never after, unless asked.
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 -d x "$U/flaky-reset/k4/1")
+check_eq "a POST is not retried after it was sent" "1 reset" \
+    "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 -d x --retry-non-idempotent "$U/flaky-reset/k5/1")
+check_eq "--retry-non-idempotent retries it" "2 200" "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 -d x "http://127.0.0.1:$refused/")
+check_eq "a POST that never connected is retried" "3 connect_refused" \
+    "$(jq -r '"\(.attempts) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 1 --retry-backoff 0.01 -X PUT -d x "$U/flaky-reset/k6/1")
+check_eq "PUT is idempotent: retried after sending" "2 200" \
+    "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+
+# --retry-max-time: no attempt starts after it (a 2 s backoff base with 0.5 s max time).
+start=$(now)
+r=$("$SALVO" --retry 5 --retry-backoff 0.3 --retry-max-time 0.5 "http://127.0.0.1:$refused/")
+el=$(since "$start")
+check_le "--retry-max-time bounds the retries" "$el" 1.5
+check "... after at least one attempt" test "$(jq -r .attempts <<<"$r")" -ge 1
+
+# Backoff holds no slot: with -c 1, the second URL gets the slot as soon as the first
+# URL's first attempt fails, not after its retries (which sleep up to 1 + 2 s).
+"$SALVO" -c 1 --retry 2 --retry-backoff 1 "http://127.0.0.1:$refused/" "$U/" >"$T_DIR/o"
+check_le "the second URL waited only for the first attempt, not the backoffs" \
+    "$(jq -r 'select(.index == 1) | .queue_ms' "$T_DIR/o")" 50
+check_eq "... and finished first" "1 0" "$(jq -r .index "$T_DIR/o" | tr '\n' ' ' | sed 's/ $//')"
+
+finish
