@@ -104,7 +104,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libsalvo.a $(CLI_LIB_OBJS)
 # API tests see only include/salvo.h, like any application.
 $(B)/tests/api_%: tests/api/%.c $(B)/libsalvo.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -Iinclude -o $@ $< $(B)/libsalvo.a $(LDLIBS)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -Iinclude -o $@ $< $(B)/libsalvo.a $(LDLIBS) -lcmocka
 
 $(B)/testd: $(TESTD_SRCS)
 	@mkdir -p $(dir $@)

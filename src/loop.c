@@ -297,6 +297,14 @@ unsigned loop_io_interest(const struct loop_io *w)
     return w->interest;
 }
 
+void loop_io_set_owner(struct loop_io *w, loop_io_fn *cb, void *data)
+{
+    /* Events already collected in this batch go to the new owner: it is the one that
+     * holds the connection now. */
+    w->cb = cb;
+    w->data = data;
+}
+
 int loop_io_fd(const struct loop_io *w)
 {
     return w->fd;

@@ -74,7 +74,7 @@ void loop_wakeup(struct loop *l);
 void loop_on_wakeup(struct loop *l, void (*fn)(void *data), void *data);
 
 /* Cached monotonic time in milliseconds, updated at the start of each iteration and
- * before running timers. loop_now_precise() reads the clock now (microseconds). */
+ * before running timers. loop_now_us() reads the clock now (microseconds). */
 uint64_t loop_now(const struct loop *l);
 uint64_t loop_now_us(void);
 void loop_update_time(struct loop *l);

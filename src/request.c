@@ -31,7 +31,14 @@
 #define READ_CHUNK (64 * 1024)
 #define READS_PER_EVENT 16
 
+/* Longer URLs are refused as bad_url: no server takes them, and the input reader may
+ * have cut a longer line to its own cap. */
+#define SALVO_MAX_URL (16 * 1024)
+
 static void on_io(struct loop_io *w, unsigned events, void *data);
+static void on_connect_timer(struct loop_timer *t, void *data);
+static void on_attempt_timer(struct loop_timer *t, void *data);
+static void on_backoff_timer(struct loop_timer *t, void *data);
 static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -65,9 +72,20 @@ static void on_deferred_finish(struct loop_defer *d, void *data)
     req_finish(r, r->url_err, r->url_msg);
 }
 
-static void on_connect_timer(struct loop_timer *t, void *data);
-static void on_attempt_timer(struct loop_timer *t, void *data);
-static void on_backoff_timer(struct loop_timer *t, void *data);
+/* The per-run part of a request, made when it first gets a slot (see struct req_run). */
+static struct req_run *run_new(struct req *r)
+{
+    struct req_run *x = calloc(1, sizeof *x);
+    if (x == NULL)
+        return NULL;
+    loop_timer_init(&x->connect_timer, on_connect_timer, r);
+    loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
+    x->conn.fd = -1;
+    http1_init(&x->http);
+    buf_init(&x->wire, CONN_OUT_MAX);
+    return x;
+}
+
 
 /* Methods that may be sent twice without changing more than sending them once
  * (RFC 9110, 9.2.2), plus OPTIONS: CONTRACT.md lists them. */
@@ -119,8 +137,12 @@ static void req_free(struct req *r)
     free(r->body);
     free(r->method);
     free(r->url_str);
-    http1_end(&r->http);
-    buf_free(&r->wire);
+    free(r->url_msg);
+    if (r->run != NULL) {
+        http1_end(&r->run->http);
+        buf_free(&r->run->wire);
+        free(r->run);
+    }
     free(r);
 }
 
@@ -135,18 +157,10 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
     r->cb = cb;
     r->user = user;
     r->state = REQ_QUEUED;
-    r->conn.fd = -1;
     list_init(&r->live);
     list_init(&r->queue);
     loop_defer_init(&r->defer, on_deferred_finish, r);
-    loop_timer_init(&r->connect_timer, on_connect_timer, r);
-    loop_timer_init(&r->attempt_timer, on_attempt_timer, r);
     loop_timer_init(&r->backoff_timer, on_backoff_timer, r);
-    http1_init(&r->http);
-    buf_init(&r->wire, CONN_OUT_MAX);
-    /* No attempt yet: every phase "did not run" (null in the record). */
-    r->a.dns_ms = r->a.connect_ms = r->a.tls_ms = r->a.ttfb_ms = r->a.transfer_ms = -1;
-    r->a.tls_resumed = -1;
     r->t_submit = loop_now_us();
     r->url_str = strdup(url);
     r->url_err = SALVO_E_BAD_URL; /* until parsed: req_free must not url_free */
@@ -154,7 +168,14 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
         req_free(r);
         return -ENOMEM;
     }
-    r->url_err = url_parse(url, &r->url, r->url_msg, sizeof r->url_msg);
+    char why[REQ_MSG_LEN];
+    r->url_err = strlen(url) > SALVO_MAX_URL ? SALVO_E_BAD_URL
+                                             : url_parse(url, &r->url, why, sizeof why);
+    if (r->url_err != SALVO_E_OK) {
+        if (strlen(url) > SALVO_MAX_URL)
+            snprintf(why, sizeof why, "URL longer than %d bytes", SALVO_MAX_URL);
+        r->url_msg = strdup(why); /* NULL on OOM: the class alone is reported */
+    }
     list_push_back(&eng->live, &r->live);
     eng->n_live++;
     if (r->url_err != SALVO_E_OK) {
@@ -171,9 +192,9 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
 
 static void close_conn(struct req *r)
 {
-    if (r->a.conn_open) {
-        conn_close(&r->conn);
-        r->a.conn_open = 0;
+    if (r->run->a.conn_open) {
+        conn_close(&r->run->conn);
+        r->run->a.conn_open = 0;
         r->eng->open_conns--;
     }
 }
@@ -182,11 +203,13 @@ static void close_conn(struct req *r)
 static void attempt_cleanup(struct req *r)
 {
     struct loop *l = r->eng->loop;
-    loop_timer_stop(l, &r->connect_timer);
-    loop_timer_stop(l, &r->attempt_timer);
-    if (r->dns_pending) {
-        dns_cancel(r->eng->dns, &r->dnsw);
-        r->dns_pending = 0;
+    if (r->run == NULL)
+        return;
+    loop_timer_stop(l, &r->run->connect_timer);
+    loop_timer_stop(l, &r->run->attempt_timer);
+    if (r->run->dns_pending) {
+        dns_cancel(r->eng->dns, &r->run->dnsw);
+        r->run->dns_pending = 0;
     }
     close_conn(r);
 }
@@ -196,6 +219,10 @@ static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *dat
 void req_start_attempt(struct req *r)
 {
     struct salvo *eng = r->eng;
+    if (r->run == NULL && (r->run = run_new(r)) == NULL) {
+        req_finish(r, SALVO_E_RESOURCE, "out of memory");
+        return;
+    }
     uint64_t now = loop_now_us();
     if (r->attempts == 0)
         r->t_first_attempt = now;
@@ -203,18 +230,18 @@ void req_start_attempt(struct req *r)
     eng->stats.attempts++;
     if (r->attempts > 1)
         eng->stats.retries++;
-    memset(&r->a, 0, sizeof r->a);
-    r->a.dns_ms = r->a.connect_ms = r->a.tls_ms = r->a.ttfb_ms = r->a.transfer_ms = -1;
-    r->a.tls_resumed = -1;
-    r->a.t_start = r->a.t_phase = now;
-    r->naddrs = r->addr_next = 0;
-    r->last_connect_err = 0;
+    memset(&r->run->a, 0, sizeof r->run->a);
+    r->run->a.dns_ms = r->run->a.connect_ms = r->run->a.tls_ms = r->run->a.ttfb_ms = r->run->a.transfer_ms = -1;
+    r->run->a.tls_resumed = -1;
+    r->run->a.t_start = r->run->a.t_phase = now;
+    r->run->naddrs = r->run->addr_next = 0;
+    r->run->last_connect_err = 0;
 
-    loop_timer_start(eng->loop, &r->connect_timer, secs_to_ms(eng->cfg.connect_timeout));
-    loop_timer_start(eng->loop, &r->attempt_timer, secs_to_ms(eng->cfg.max_time));
+    loop_timer_start(eng->loop, &r->run->connect_timer, secs_to_ms(eng->cfg.connect_timeout));
+    loop_timer_start(eng->loop, &r->run->attempt_timer, secs_to_ms(eng->cfg.max_time));
     r->state = REQ_RESOLVING;
-    r->dns_pending = 1;
-    dns_resolve(eng->dns, r->url.host, r->url.port, &r->dnsw, on_dns, r);
+    r->run->dns_pending = 1;
+    dns_resolve(eng->dns, r->url.host, r->url.port, &r->run->dnsw, on_dns, r);
 }
 
 /* Maps a connect errno to its class (CONTRACT.md). Local shortages are `resource`:
@@ -241,13 +268,13 @@ static salvo_err_t connect_err_class(int err)
 static void connect_next(struct req *r)
 {
     struct salvo *eng = r->eng;
-    while (r->addr_next < r->naddrs) {
-        const struct sockaddr *sa = (const struct sockaddr *)&r->addrs[r->addr_next++];
-        r->a.t_phase = loop_now_us();
-        sock_addr_str(sa, r->a.remote_ip, sizeof r->a.remote_ip);
-        int rc = conn_open(&r->conn, eng->loop, sa, on_io, r);
+    while (r->run->addr_next < r->run->naddrs) {
+        const struct sockaddr *sa = (const struct sockaddr *)&r->run->addrs[r->run->addr_next++];
+        r->run->a.t_phase = loop_now_us();
+        sock_addr_str(sa, r->run->a.remote_ip, sizeof r->run->a.remote_ip);
+        int rc = conn_open(&r->run->conn, eng->loop, sa, on_io, r);
         if (rc == 0) {
-            r->a.conn_open = 1;
+            r->run->a.conn_open = 1;
             eng->open_conns++;
             eng->stats.connections_opened++;
             if (eng->open_conns > eng->stats.max_open_connections)
@@ -255,12 +282,12 @@ static void connect_next(struct req *r)
             r->state = REQ_CONNECTING;
             return;
         }
-        r->last_connect_err = -rc;
+        r->run->last_connect_err = -rc;
         if (connect_err_class(-rc) == SALVO_E_RESOURCE)
             break; /* another address would hit the same local limit */
     }
-    int err = r->last_connect_err;
-    attempt_failed(r, connect_err_class(err), "connect to %s port %u: %s", r->a.remote_ip,
+    int err = r->run->last_connect_err;
+    attempt_failed(r, connect_err_class(err), "connect to %s port %u: %s", r->run->a.remote_ip,
                    r->url.port, strerror(err));
 }
 
@@ -268,14 +295,14 @@ static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *dat
 {
     (void)w;
     struct req *r = data;
-    r->dns_pending = 0;
-    r->a.dns_ms = ans->from_cache ? 0 : ms_since(r->a.t_phase);
+    r->run->dns_pending = 0;
+    r->run->a.dns_ms = ans->from_cache ? 0 : ms_since(r->run->a.t_phase);
     if (ans->err != SALVO_E_OK) {
         attempt_failed(r, ans->err, "%s: %s", r->url.host, ans->msg ? ans->msg : "lookup failed");
         return;
     }
-    r->naddrs = ans->n;
-    memcpy(r->addrs, ans->addrs, ans->n * sizeof ans->addrs[0]);
+    r->run->naddrs = ans->n;
+    memcpy(r->run->addrs, ans->addrs, ans->n * sizeof ans->addrs[0]);
     connect_next(r);
 }
 
@@ -296,13 +323,13 @@ static void start_tls(struct req *r)
     }
     char key[300];
     snprintf(key, sizeof key, "%s:%u", r->url.host, r->url.port);
-    if (conn_tls_start(&r->conn, eng->tls, r->url.host, r->url.host_is_ip != 0, key, err,
+    if (conn_tls_start(&r->run->conn, eng->tls, r->url.host, r->url.host_is_ip != 0, key, err,
                        sizeof err) < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", err);
         return;
     }
     r->state = REQ_TLS;
-    r->a.t_phase = loop_now_us();
+    r->run->a.t_phase = loop_now_us();
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -314,8 +341,8 @@ static void copy_str(char *dst, size_t cap, const char *src)
  * result is built. */
 static void capture_tls_facts(struct req *r, int handshake_done)
 {
-    const struct tls_info *ti = tls_get_info(r->conn.tls);
-    struct req_tls_facts *f = &r->a.tls;
+    const struct tls_info *ti = tls_get_info(r->run->conn.tls);
+    struct req_tls_facts *f = &r->run->a.tls;
     if (ti == NULL)
         return;
     if (handshake_done) {
@@ -323,7 +350,7 @@ static void capture_tls_facts(struct req *r, int handshake_done)
         copy_str(f->version, sizeof f->version, ti->version);
         copy_str(f->cipher, sizeof f->cipher, ti->cipher);
         copy_str(f->alpn, sizeof f->alpn, ti->alpn);
-        r->a.tls_resumed = ti->resumed;
+        r->run->a.tls_resumed = ti->resumed;
     }
     if (ti->cert_expiry[0]) {
         f->have_cert = 1;
@@ -337,18 +364,18 @@ static void capture_tls_facts(struct req *r, int handshake_done)
 
 static void step_tls(struct req *r)
 {
-    int rc = conn_handshake(&r->conn);
+    int rc = conn_handshake(&r->run->conn);
     if (rc == CONN_AGAIN)
         return;
     if (rc == 0) {
-        r->a.tls_ms = ms_since(r->a.t_phase);
+        r->run->a.tls_ms = ms_since(r->run->a.t_phase);
         capture_tls_facts(r, 1);
         start_send(r);
         return;
     }
     if (rc == CONN_ETLS) {
         const char *why = NULL;
-        salvo_err_t cls = tls_error(r->conn.tls, &why);
+        salvo_err_t cls = tls_error(r->run->conn.tls, &why);
         capture_tls_facts(r, 0);
         attempt_failed(r, cls, "%s", why ? why : "TLS handshake failed");
         return;
@@ -358,14 +385,14 @@ static void step_tls(struct req *r)
 
 static void on_connected(struct req *r)
 {
-    int rc = conn_connect_done(&r->conn);
+    int rc = conn_connect_done(&r->run->conn);
     if (rc < 0) {
-        r->last_connect_err = -rc;
+        r->run->last_connect_err = -rc;
         close_conn(r);
         connect_next(r);
         return;
     }
-    r->a.connect_ms = ms_since(r->a.t_phase);
+    r->run->a.connect_ms = ms_since(r->run->a.t_phase);
     if (r->url.tls)
         start_tls(r);
     else
@@ -386,14 +413,14 @@ static void io_failed(struct req *r, int err, const char *when)
 static void sent_all(struct req *r)
 {
     r->state = REQ_RECEIVING;
-    r->a.t_sent = loop_now_us();
+    r->run->a.t_sent = loop_now_us();
 }
 
 static void start_send(struct req *r)
 {
     struct salvo *eng = r->eng;
     /* The connect phase is over: from here on only --max-time applies. */
-    loop_timer_stop(eng->loop, &r->connect_timer);
+    loop_timer_stop(eng->loop, &r->run->connect_timer);
     r->state = REQ_SENDING;
     struct http1_request hr = {
         .method = r->method,
@@ -405,16 +432,16 @@ static void start_send(struct req *r)
         .body_len = r->body_len,
         .keepalive = 0,
     };
-    buf_reset(&r->wire);
-    int rc = http1_write_request(&r->wire, &hr);
+    buf_reset(&r->run->wire);
+    int rc = http1_write_request(&r->run->wire, &hr);
     if (rc == 0)
-        rc = http1_begin(&r->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
+        rc = http1_begin(&r->run->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
     if (rc < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "cannot build the request: %s", strerror(-rc));
         return;
     }
-    r->a.sent = 1;
-    rc = conn_send(&r->conn, buf_head(&r->wire), buf_size(&r->wire));
+    r->run->a.sent = 1;
+    rc = conn_send(&r->run->conn, buf_head(&r->run->wire), buf_size(&r->run->wire));
     if (rc == 0)
         sent_all(r);
     else if (rc != CONN_AGAIN)
@@ -429,23 +456,23 @@ static int got_bytes(struct req *r, const char *p, size_t n)
 {
     enum http1_rc rc;
     if (n > 0) {
-        if (r->a.t_first_byte == 0) {
-            r->a.t_first_byte = loop_now_us();
-            r->a.ttfb_ms = (double)(r->a.t_first_byte - r->a.t_sent) / 1000.0;
+        if (r->run->a.t_first_byte == 0) {
+            r->run->a.t_first_byte = loop_now_us();
+            r->run->a.ttfb_ms = (double)(r->run->a.t_first_byte - r->run->a.t_sent) / 1000.0;
         }
         r->eng->stats.bytes_received += n;
         size_t used = 0;
-        rc = http1_feed(&r->http, p, n, &used);
+        rc = http1_feed(&r->run->http, p, n, &used);
     } else {
-        rc = http1_eof(&r->http);
+        rc = http1_eof(&r->run->http);
     }
-    r->a.status = r->http.status;
+    r->run->a.status = r->run->http.status;
     if (rc == HTTP1_AGAIN)
         return 0;
     if (rc == HTTP1_DONE)
         attempt_succeeded(r);
     else
-        attempt_failed(r, r->http.err, "%s", r->http.msg);
+        attempt_failed(r, r->run->http.err, "%s", r->run->http.msg);
     return 1;
 }
 
@@ -453,12 +480,12 @@ static void do_receive(struct req *r)
 {
     char chunk[READ_CHUNK];
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        ssize_t n = conn_recv(&r->conn, chunk, sizeof chunk);
+        ssize_t n = conn_recv(&r->run->conn, chunk, sizeof chunk);
         if (n == CONN_AGAIN)
             return;
         if (n == CONN_ETLS) {
             const char *why = NULL;
-            (void)tls_error(r->conn.tls, &why);
+            (void)tls_error(r->run->conn.tls, &why);
             attempt_failed(r, SALVO_E_PROTOCOL, "TLS: %s", why ? why : "error");
             return;
         }
@@ -485,7 +512,7 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
         step_tls(r);
         break;
     case REQ_SENDING: {
-        int rc = conn_flush(&r->conn);
+        int rc = conn_flush(&r->run->conn);
         if (rc == 0)
             sent_all(r);
         else if (rc != CONN_AGAIN) {
@@ -495,7 +522,7 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
         /* A server may answer (or close) before reading the whole request. */
         if (events & (LOOP_READ | LOOP_ERROR)) {
             if (r->state == REQ_SENDING)
-                r->a.t_sent = loop_now_us();
+                r->run->a.t_sent = loop_now_us();
             do_receive(r);
         }
         break;
@@ -549,9 +576,9 @@ static void on_attempt_timer(struct loop_timer *t, void *data)
 
 static void attempt_succeeded(struct req *r)
 {
-    r->a.transfer_ms = ms_since(r->a.t_first_byte ? r->a.t_first_byte : r->a.t_sent);
+    r->run->a.transfer_ms = ms_since(r->run->a.t_first_byte ? r->run->a.t_first_byte : r->run->a.t_sent);
     if (r->eng->cfg.hash)
-        http1_sha256_hex(&r->http, r->sha256);
+        http1_sha256_hex(&r->run->http, r->run->sha256);
     attempt_cleanup(r);
     req_finish(r, SALVO_E_OK, NULL);
 }
@@ -588,7 +615,7 @@ static int should_retry(struct req *r, salvo_err_t err, uint64_t sleep_ms)
     const salvo_config_t *c = &r->eng->cfg;
     if (!salvo_err_retryable(err) || r->attempts > c->retry || r->eng->cancel_requested)
         return 0;
-    if (r->a.sent && !r->idempotent && !c->retry_non_idempotent)
+    if (r->run->a.sent && !r->idempotent && !c->retry_non_idempotent)
         return 0;
     double next_start_ms = ms_since(r->t_first_attempt) + (double)sleep_ms;
     return next_start_ms < c->retry_max_time * 1000.0;
@@ -598,14 +625,14 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(r->a.msg, sizeof r->a.msg, fmt, ap);
+    vsnprintf(r->run->a.msg, sizeof r->run->a.msg, fmt, ap);
     va_end(ap);
-    r->a.err = err;
+    r->run->a.err = err;
     attempt_cleanup(r);
 
     uint64_t sleep_ms = backoff_ms(r);
     if (!should_retry(r, err, sleep_ms)) {
-        req_finish(r, err, r->a.msg);
+        req_finish(r, err, r->run->a.msg);
         return;
     }
     /* Sleep without a slot: a request waiting to retry must not keep others out. */
@@ -624,30 +651,23 @@ static void on_backoff_timer(struct loop_timer *t, void *data)
 
 /* ---- the one exit -------------------------------------------------------------------- */
 
-static void fill_result(struct req *r, salvo_result_t *res, salvo_err_t err, const char *msg)
+/* The run-time half of the record: phases, bytes, TLS facts. Left at "does not
+ * apply" (the caller's defaults) for a request that never ran. */
+static void fill_run_facts(const struct req_run *x, salvo_result_t *res)
 {
-    uint64_t now = loop_now_us();
-    memset(res, 0, sizeof *res);
-    res->index = r->index;
-    res->url = r->url_str;
-    res->status = r->a.status;
-    res->error = err;
-    res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
-    res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
-    res->attempts = r->attempts;
-    res->remote_ip = r->a.remote_ip[0] ? r->a.remote_ip : NULL;
-    res->bytes = r->http.bytes;
-    res->wire_bytes = r->http.wire_bytes;
-    res->queue_ms = r->t_slot ? (double)(r->t_slot - r->t_submit) / 1000.0 : -1;
-    res->total_ms = r->t_slot ? (double)(now - r->t_slot) / 1000.0 : -1;
-    res->dns_ms = r->a.dns_ms;
-    res->connect_ms = r->a.connect_ms;
-    res->tls_ms = r->a.tls_ms;
-    res->ttfb_ms = r->a.ttfb_ms;
-    res->transfer_ms = r->a.transfer_ms;
-    res->reused = r->a.remote_ip[0] ? r->a.reused : -1;
-    res->tls_resumed = r->a.tls_resumed;
-    const struct req_tls_facts *f = &r->a.tls;
+    const struct req_attempt *a = &x->a;
+    res->status = a->status;
+    res->remote_ip = a->remote_ip[0] ? a->remote_ip : NULL;
+    res->bytes = x->http.bytes;
+    res->wire_bytes = x->http.wire_bytes;
+    res->dns_ms = a->dns_ms;
+    res->connect_ms = a->connect_ms;
+    res->tls_ms = a->tls_ms;
+    res->ttfb_ms = a->ttfb_ms;
+    res->transfer_ms = a->transfer_ms;
+    res->reused = a->remote_ip[0] ? a->reused : -1;
+    res->tls_resumed = a->tls_resumed;
+    const struct req_tls_facts *f = &a->tls;
     if (f->have) {
         res->tls_version = f->version;
         res->tls_cipher = f->cipher;
@@ -660,7 +680,25 @@ static void fill_result(struct req *r, salvo_result_t *res, salvo_err_t err, con
         res->cert_subject = f->subject[0] ? f->subject : NULL;
         res->cert_issuer = f->issuer[0] ? f->issuer : NULL;
     }
-    res->sha256 = r->sha256[0] ? r->sha256 : NULL;
+    res->sha256 = x->sha256[0] ? x->sha256 : NULL;
+}
+
+static void fill_result(struct req *r, salvo_result_t *res, salvo_err_t err, const char *msg)
+{
+    uint64_t now = loop_now_us();
+    memset(res, 0, sizeof *res);
+    res->index = r->index;
+    res->url = r->url_str;
+    res->error = err;
+    res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
+    res->attempts = r->attempts;
+    res->queue_ms = r->t_slot ? (double)(r->t_slot - r->t_submit) / 1000.0 : -1;
+    res->total_ms = r->t_slot ? (double)(now - r->t_slot) / 1000.0 : -1;
+    res->dns_ms = res->connect_ms = res->tls_ms = res->ttfb_ms = res->transfer_ms = -1;
+    res->reused = res->tls_resumed = -1;
+    if (r->run != NULL)
+        fill_run_facts(r->run, res);
+    res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
 }
 
 void req_finish(struct req *r, salvo_err_t err, const char *msg)

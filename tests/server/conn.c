@@ -374,8 +374,10 @@ static int parse_header(const char *p, size_t n, struct request *rq, uint64_t *c
     size_t nl = colon - p;
     const char *v = colon + 1;
     size_t vl = n - nl - 1;
-    while (vl > 0 && (*v == ' ' || *v == '\t'))
-        v++, vl--;
+    while (vl > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vl--;
+    }
     while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
         vl--;
     if (nl == 14 && strncasecmp(p, "Content-Length", nl) == 0) {
@@ -536,15 +538,19 @@ static int parse_request(struct server *s, struct conn *c)
 
 /* One recv() into the input buffer, growing it up to IN_MAX. Returns the byte count, 0
  * at EOF, or -1 when nothing could be read (would block, or the buffer is full). Closes
- * the connection on a hard error and returns -1. */
+ * the connection on a hard error (or no memory) and returns -1. */
 static ssize_t read_in(struct server *s, struct conn *c)
 {
     if (c->in_len == c->in_cap) {
         size_t cap = c->in_cap ? c->in_cap * 2 : IN_INITIAL;
         cap = cap > IN_MAX ? IN_MAX : cap;
-        char *p = cap > c->in_cap ? realloc(c->in, cap) : NULL;
-        if (!p)
+        if (cap == c->in_cap)
+            return -1; /* full: conn_update() stops reading until a request is consumed */
+        char *p = realloc(c->in, cap);
+        if (!p) {
+            conn_close(s, c, CLOSE_FIN);
             return -1;
+        }
         c->in = p;
         c->in_cap = cap;
     }

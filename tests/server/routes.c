@@ -366,11 +366,13 @@ static int r_headers_flood(struct call *k)
     err = obuf_printf(b, "HTTP/1.1 200 OK\r\nServer: testd\r\n");
     for (uint64_t i = 0; !err && b->len < kib * 1024; i++) {
         err = obuf_printf(b, "X-Flood-%05" PRIu64 ": ", i);
-        if (!err && !(err = obuf_reserve(b, FLOOD_LINE + 2))) {
-            memset(b->data + b->len, 'x', FLOOD_LINE);
-            memcpy(b->data + b->len + FLOOD_LINE, "\r\n", 2);
-            b->len += FLOOD_LINE + 2;
-        }
+        if (!err)
+            err = obuf_reserve(b, FLOOD_LINE + 2);
+        if (err)
+            break;
+        memset(b->data + b->len, 'x', FLOOD_LINE);
+        memcpy(b->data + b->len + FLOOD_LINE, "\r\n", 2);
+        b->len += FLOOD_LINE + 2;
     }
     if (!err)
         err = obuf_printf(b, "Content-Length: 6\r\n\r\n%s", is_head(k->rq) ? "" : "flood\n");

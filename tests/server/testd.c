@@ -415,6 +415,12 @@ static void usage(FILE *f)
                "ADDR is 127.x.x.x or [::1]; PORT 0 picks a free port (default 127.0.0.1:0).\n");
 }
 
+static int bad_value(const char *opt)
+{
+    fprintf(stderr, "testd: bad value for --%s: %s\n", opt, optarg);
+    return -1;
+}
+
 static int parse_args(struct server *s, int argc, char **argv, const char **port_file)
 {
     static const struct option opts[] = {
@@ -427,9 +433,11 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int o;
     char *end;
-    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    for (;;) {
+        int o = getopt_long(argc, argv, "", opts, NULL);
+        if (o == -1)
+            break;
         switch (o) {
         case 'p':
             *port_file = optarg;
@@ -447,7 +455,7 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
         case 'i': {
             double sec = strtod(optarg, &end);
             if (*end || end == optarg || !(sec >= 0) || sec > 1e6)
-                goto bad;
+                return bad_value("idle-close");
             s->idle_close_ms = (uint64_t)(sec * 1000 + 0.5);
             if (sec > 0 && s->idle_close_ms == 0)
                 s->idle_close_ms = 1;
@@ -456,7 +464,7 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
         case 'd':
             s->delay_all_ms = strtoull(optarg, &end, 10);
             if (*end || end == optarg || optarg[0] == '-')
-                goto bad;
+                return bad_value("delay-all");
             break;
         case 's':
             s->stats_file = optarg;
@@ -479,10 +487,6 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
     if (nlisteners == 0 && parse_listen("127.0.0.1:0", &listeners[nlisteners++]) < 0)
         return -1;
     return 0;
-bad:
-    fprintf(stderr, "testd: bad value for --%s: %s\n", o == 'i' ? "idle-close" : "delay-all",
-            optarg);
-    return -1;
 }
 
 /* testd must hold thousands of connections: take every fd the hard limit allows. */

@@ -391,6 +391,78 @@ static void test_key_update(void **state)
     SSL_CTX_free(s);
 }
 
+/* A TLS 1.2 server asks for a renegotiation mid-stream: the client's new ClientHello is
+ * produced inside tls_read, so it only goes out because reads drain too. */
+static void test_renegotiation_tls12(void **state)
+{
+    (void)state;
+    SSL_CTX *s = server_ctx("leaf.pem", "leaf.key", TLS1_2_VERSION);
+    struct pair p;
+    char got[64];
+    size_t n;
+
+    pair_open(&p, s, verify_ctx, "site.test", 0, NULL);
+    assert_int_equal(handshake(&p), TLS_OK);
+    assert_int_equal(SSL_renegotiate(p.srv), 1);
+    ERR_clear_error();
+    assert_int_equal(SSL_do_handshake(p.srv), 1); /* HelloRequest sent; the rest comes
+                                                   * through the server's reads */
+    to_client(&p, 0, NULL, 0, NULL);
+    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
+    assert_int_equal(n, 0);
+    assert_true(buf_size(&p.out) > 0); /* the new ClientHello */
+    for (int round = 0; round < MAX_ROUNDS && SSL_renegotiate_pending(p.srv); round++) {
+        to_server(&p);
+        ERR_clear_error();
+        assert_true(SSL_read(p.srv, got, sizeof got) <= 0); /* handshake records only */
+        to_client(&p, 0, NULL, 0, NULL);
+        assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
+    }
+    assert_false(SSL_renegotiate_pending(p.srv));
+    assert_true(SSL_num_renegotiations(p.srv) >= 1);
+    server_write(&p, "renewed", 7);
+    to_client(&p, 0, NULL, 0, NULL);
+    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
+    assert_int_equal(n, 7);
+    assert_memory_equal(got, "renewed", 7);
+    assert_int_equal(tls_write(p.cli, "ok", 2, &p.out), 2);
+    to_server(&p);
+    server_expect(&p, "ok", 2);
+    pair_close(&p);
+    SSL_CTX_free(s);
+}
+
+/* A record that fails to decrypt is a TLS failure, and the alert goes out. */
+static void test_corrupt_record(void **state)
+{
+    (void)state;
+    SSL_CTX *s = server_ctx("leaf.pem", "leaf.key", 0);
+    struct pair p;
+    char got[64], *data;
+    const char *why = NULL;
+    size_t n;
+
+    pair_open(&p, s, verify_ctx, "site.test", 0, NULL);
+    assert_int_equal(handshake(&p), TLS_OK);
+    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN); /* tickets */
+    server_write(&p, "tampered", 8);
+    long len = BIO_get_mem_data(p.srv_out, &data);
+    assert_true(len > 10);
+    data[len - 1] ^= 0x55; /* the last byte of the authentication tag */
+    to_client(&p, 0, NULL, 0, NULL);
+    assert_int_equal(buf_size(&p.out), 0);
+    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_ERROR);
+    assert_int_equal(n, 0);
+    assert_true(buf_size(&p.out) > 0); /* the bad_record_mac alert */
+    assert_int_equal(tls_error(p.cli, &why), SALVO_E_TLS_HANDSHAKE);
+    assert_string_equal(why, "decryption failed or bad record mac");
+    n = buf_size(&p.out);
+    tls_shutdown(p.cli, &p.out); /* never after SSL_ERROR_SSL */
+    assert_int_equal(buf_size(&p.out), n);
+    pair_close(&p);
+    SSL_CTX_free(s);
+}
+
 /* ---- sessions ----------------------------------------------------------------------- */
 
 /* A handshake on origin; returns info->resumed. Reads post-handshake tickets when asked.
@@ -824,6 +896,8 @@ static int find_script(char *dst, size_t len)
     return access(dst, R_OK);
 }
 
+static int group_teardown(void **state);
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -834,23 +908,26 @@ static int group_setup(void **state)
     snprintf(cert_dir, sizeof cert_dir, "%s/salvo-tls-XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(cert_dir) == NULL || find_script(script, sizeof script) != 0) {
         fprintf(stderr, "# cannot set up: no temp dir or no tests/certs.sh\n");
-        return -1;
+        goto fail;
     }
     snprintf(cmd, sizeof cmd, "bash '%s' '%s'", script, cert_dir);
     if (system(cmd) != 0)
-        return -1;
+        goto fail;
     cfg.cacert = path_of("ca.pem");
     if (tls_ctx_new(&verify_ctx, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "# tls_ctx_new: %s\n", err);
-        return -1;
+        goto fail;
     }
     cfg.insecure = 1;
     cfg.cacert = NULL;
     if (tls_ctx_new(&insecure_ctx, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "# tls_ctx_new: %s\n", err);
-        return -1;
+        goto fail;
     }
     return 0;
+fail:
+    group_teardown(state); /* safe to run twice, whatever cmocka does after a failure */
+    return -1;
 }
 
 static int group_teardown(void **state)
@@ -860,8 +937,10 @@ static int group_teardown(void **state)
 
     tls_ctx_free(verify_ctx);
     tls_ctx_free(insecure_ctx);
+    verify_ctx = insecure_ctx = NULL;
     if (cert_dir[0] != '\0') {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", cert_dir);
+        cert_dir[0] = '\0';
         if (system(cmd) != 0)
             return -1;
     }
@@ -878,6 +957,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_transfer_both_ways),
         cmocka_unit_test(test_write_zero),
         cmocka_unit_test(test_key_update),
+        cmocka_unit_test(test_renegotiation_tls12),
+        cmocka_unit_test(test_corrupt_record),
         cmocka_unit_test(test_resumption_tls13),
         cmocka_unit_test(test_resumption_tls12),
         cmocka_unit_test(test_session_cache_bounded),

@@ -1,0 +1,294 @@
+/*
+ * test_api.c -- libsalvo seen by an application: this program includes only <salvo.h>.
+ * It starts the project's test server (build/testd) as a real peer and checks the
+ * callback contract, cancellation, the feed, and that salvo_free leaves no fd open.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <salvo.h>
+
+static pid_t testd_pid;
+static int testd_port;
+static char base[64];
+
+static int start_testd(void **state)
+{
+    (void)state;
+    const char *b = getenv("SALVO_BUILD");
+    char bin[512], pf[] = "/tmp/salvo-api-port.XXXXXX";
+    snprintf(bin, sizeof bin, "%s/testd", b ? b : "build");
+    int fd = mkstemp(pf);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    unlink(pf);
+    testd_pid = fork();
+    if (testd_pid == 0) {
+        execl(bin, bin, "--port-file", pf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && testd_port == 0; i++) { /* at most 10 s */
+        FILE *fp = fopen(pf, "r");
+        if (fp != NULL) {
+            if (fscanf(fp, "%d", &testd_port) != 1)
+                testd_port = 0;
+            fclose(fp);
+        }
+        if (testd_port == 0)
+            usleep(50000);
+    }
+    unlink(pf);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd_port);
+    return testd_port > 0 ? 0 : -1;
+}
+
+static int stop_testd(void **state)
+{
+    (void)state;
+    if (testd_pid > 0) {
+        kill(testd_pid, SIGTERM);
+        waitpid(testd_pid, NULL, 0);
+    }
+    return 0;
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n - 1; /* the DIR's own fd */
+}
+
+static const char *url(const char *path)
+{
+    static char buf[8][256];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, 256, "%s%s", base, path);
+    return b;
+}
+
+/* What the callbacks saw, libuv style: counters checked at the end. */
+struct seen {
+    int done_cb_called;
+    int by_index[64];
+    salvo_err_t err[64];
+    int status[64];
+    salvo_t *engine;
+    int cancel_after;       /* call salvo_cancel after this many callbacks (0: never) */
+    int resubmit;           /* submit a follow-up from the callback this many times */
+};
+
+static void on_done(const salvo_result_t *r, void *user)
+{
+    struct seen *s = user;
+    s->done_cb_called++;
+    if (r->index < 64) {
+        s->by_index[r->index]++;
+        s->err[r->index] = r->error;
+        s->status[r->index] = r->status;
+    }
+    if (s->cancel_after > 0 && s->done_cb_called == s->cancel_after)
+        salvo_cancel(s->engine);
+    if (s->resubmit > 0) {
+        s->resubmit--;
+        assert_int_equal(salvo_submit(s->engine, url("/"), r->index + 1, NULL, on_done, s), 0);
+    }
+}
+
+static salvo_t *new_engine(int concurrency)
+{
+    salvo_config_t cfg;
+    salvo_config_init(&cfg);
+    cfg.concurrency = concurrency;
+    cfg.retry = 0;
+    cfg.max_time = 5;
+    char err[256];
+    salvo_t *e = NULL;
+    assert_int_equal(salvo_new(&e, &cfg, err, sizeof err, NULL, 0), 0);
+    return e;
+}
+
+static void test_one_result_per_submit(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(4);
+    const char *paths[] = {"/", "/status/404", "/size/1000", "/garbage", "/chunked/10"};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(salvo_submit(e, url(paths[i]), (uint64_t)i, NULL, on_done, &s), 0);
+    assert_int_equal(salvo_submit(e, "no url at all", 5, NULL, on_done, &s), 0);
+    /* Never before salvo_submit returns, never before salvo_run. */
+    assert_int_equal(s.done_cb_called, 0);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(s.by_index[i], 1);
+    assert_int_equal(s.status[0], 200);
+    assert_int_equal(s.status[1], 404);
+    assert_int_equal(s.err[1], SALVO_E_OK);
+    assert_int_equal(s.err[3], SALVO_E_PROTOCOL);
+    assert_int_equal(s.err[5], SALVO_E_BAD_URL);
+    salvo_stats_t st;
+    salvo_stats(e, &st);
+    assert_int_equal(st.submitted, 6);
+    assert_int_equal(st.completed, 6);
+    assert_true(st.max_in_flight <= 4);
+    salvo_free(e);
+}
+
+static void test_no_fd_left_after_free(void **state)
+{
+    (void)state;
+    int before = count_fds();
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(8);
+    for (int i = 0; i < 8; i++)
+        salvo_submit(e, url(i % 2 ? "/stall" : "/size/100"), (uint64_t)i, NULL, on_done, &s);
+    s.cancel_after = 4; /* the four fast ones finish; the stalled ones are cancelled */
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 8);
+    for (int i = 1; i < 8; i += 2)
+        assert_int_equal(s.err[i], SALVO_E_CANCELLED);
+    salvo_free(e);
+    assert_int_equal(count_fds(), before);
+}
+
+static void test_free_cancels_unrun_requests(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(2);
+    for (int i = 0; i < 3; i++)
+        salvo_submit(e, url("/"), (uint64_t)i, NULL, on_done, &s);
+    salvo_free(e); /* never run: each callback still runs once, with cancelled */
+    assert_int_equal(s.done_cb_called, 3);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s.err[i], SALVO_E_CANCELLED);
+}
+
+static void test_submit_from_callback(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(2);
+    s.resubmit = 4;
+    salvo_submit(e, url("/"), 0, NULL, on_done, &s);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(s.status[i], 200);
+    salvo_free(e);
+}
+
+static void test_submit_after_cancel_fails(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(2);
+    salvo_cancel(e);
+    assert_int_equal(salvo_submit(e, url("/"), 0, NULL, on_done, &s), -1);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 0); /* a failed submit never calls back */
+    salvo_free(e);
+}
+
+/* The feed streams input through a bounded window. */
+struct feed_state {
+    int next, total;
+    uint64_t max_queued;
+    struct seen seen;
+};
+
+static void on_feed_done(const salvo_result_t *r, void *user)
+{
+    struct feed_state *f = user;
+    (void)r;
+    f->seen.done_cb_called++;
+    salvo_stats_t st;
+    salvo_stats(f->seen.engine, &st);
+    if (st.queued > f->max_queued)
+        f->max_queued = st.queued;
+}
+
+static int feed(salvo_t *e, size_t room, void *user)
+{
+    struct feed_state *f = user;
+    for (size_t i = 0; i < room && f->next < f->total; i++, f->next++)
+        salvo_submit(e, url("/"), (uint64_t)f->next, NULL, on_feed_done, f);
+    return f->next == f->total;
+}
+
+static void test_feed_window(void **state)
+{
+    (void)state;
+    struct feed_state f = {.total = 300};
+    salvo_config_t cfg;
+    salvo_config_init(&cfg);
+    cfg.concurrency = 5;
+    cfg.window = 20;
+    cfg.feed = feed;
+    cfg.feed_user = &f;
+    char err[256];
+    assert_int_equal(salvo_new(&f.seen.engine, &cfg, err, sizeof err, NULL, 0), 0);
+    assert_int_equal(salvo_run(f.seen.engine), 0);
+    assert_int_equal(f.seen.done_cb_called, 300);
+    assert_true(f.max_queued <= 20);
+    salvo_free(f.seen.engine);
+}
+
+static void test_bad_config_refused(void **state)
+{
+    (void)state;
+    salvo_config_t cfg;
+    salvo_config_init(&cfg);
+    cfg.concurrency = 0;
+    char err[256] = "";
+    salvo_t *e = (salvo_t *)1;
+    assert_int_equal(salvo_new(&e, &cfg, err, sizeof err, NULL, 0), -1);
+    assert_null(e);
+    assert_true(strlen(err) > 0);
+}
+
+static void test_error_names(void **state)
+{
+    (void)state;
+    assert_string_equal(salvo_err_name(SALVO_E_CONNECT_REFUSED), "connect_refused");
+    assert_string_equal(salvo_err_name(SALVO_E_TOO_LARGE), "too_large");
+    assert_true(salvo_err_retryable(SALVO_E_TIMEOUT));
+    assert_false(salvo_err_retryable(SALVO_E_TLS_VERIFY));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_result_per_submit),
+        cmocka_unit_test(test_no_fd_left_after_free),
+        cmocka_unit_test(test_free_cancels_unrun_requests),
+        cmocka_unit_test(test_submit_from_callback),
+        cmocka_unit_test(test_submit_after_cancel_fails),
+        cmocka_unit_test(test_feed_window),
+        cmocka_unit_test(test_bad_config_refused),
+        cmocka_unit_test(test_error_names),
+    };
+    return cmocka_run_group_tests(tests, start_testd, stop_testd);
+}
