@@ -122,6 +122,10 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run.sh build-san
 
+demo: deps
+	$(MAKE) all $(B)/testd
+	bench/demo.sh
+
 check-deps:
 	@pkg-config --exists $(PKGS) && test -f /usr/share/llhttp/llhttp.c || \
 	    { echo "missing dependencies: run 'make deps'"; exit 1; }
