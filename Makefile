@@ -42,8 +42,8 @@ API_SRCS := $(wildcard tests/api/*.c)
 API_BINS := $(API_SRCS:tests/api/%.c=$(B)/tests/api_%)
 TESTD_SRCS := $(wildcard tests/server/*.c)
 
-DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp \
-             libcmocka-dev dnsmasq jq openssl procps
+DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp curl time \
+             python3 libcmocka-dev dnsmasq jq openssl procps
 
 .PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz format
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so

@@ -85,9 +85,9 @@ SALVO_API int salvo_err_retryable(salvo_err_t err);
 /* One attempt, as reported with salvo_config_t.attempt_log. Times are milliseconds,
  * negative when the phase did not run. */
 typedef struct salvo_attempt {
-    salvo_err_t error;     /* class of this attempt's failure, SALVO_E_OK when none */
-    int status;            /* final status received, 0 when none */
-    double dns_ms;         /* phase durations of this attempt; < 0: did not run */
+    salvo_err_t error; /* class of this attempt's failure, SALVO_E_OK when none */
+    int status;        /* final status received, 0 when none */
+    double dns_ms;     /* phase durations of this attempt; < 0: did not run */
     double connect_ms;
     double tls_ms;
     double ttfb_ms;
@@ -100,18 +100,18 @@ typedef struct salvo_attempt {
  * Durations are milliseconds; a negative duration means "does not apply" (JSON null).
  * Tri-state ints (reused, tls_resumed) use -1 for "does not apply". */
 typedef struct salvo_result {
-    uint64_t index;          /* the tag given to salvo_submit (the CLI: input position) */
-    const char *url;         /* the URL as submitted */
-    int ok;                  /* error == SALVO_E_OK and 0 < status < 400 */
-    int status;              /* last final status whose headers arrived, 0 when none */
-    salvo_err_t error;       /* SALVO_E_OK when a final response was received whole */
-    const char *message;     /* human detail for the error, NULL when none */
-    int attempts;            /* attempts made; 0 when none started */
-    const char *remote_ip;   /* address of the last connection used, NULL when none */
-    uint64_t bytes;          /* decoded body bytes received */
-    uint64_t wire_bytes;     /* body bytes as they crossed the wire */
-    double queue_ms;         /* waiting for a slot before the first attempt */
-    double dns_ms;           /* phases of the final attempt */
+    uint64_t index;        /* the tag given to salvo_submit (the CLI: input position) */
+    const char *url;       /* the URL as submitted */
+    int ok;                /* error == SALVO_E_OK and 0 < status < 400 */
+    int status;            /* last final status whose headers arrived, 0 when none */
+    salvo_err_t error;     /* SALVO_E_OK when a final response was received whole */
+    const char *message;   /* human detail for the error, NULL when none */
+    int attempts;          /* attempts made; 0 when none started */
+    const char *remote_ip; /* address of the last connection used, NULL when none */
+    uint64_t bytes;        /* decoded body bytes received */
+    uint64_t wire_bytes;   /* body bytes as they crossed the wire */
+    double queue_ms;       /* waiting for a slot before the first attempt */
+    double dns_ms;         /* phases of the final attempt */
     double connect_ms;
     double tls_ms;
     double ttfb_ms;          /* request sent to first response byte */
@@ -124,12 +124,12 @@ typedef struct salvo_result {
     int tls_resumed;         /* -1: n/a */
     const char *cert_expiry; /* ISO-8601 UTC, leaf notAfter */
     const char *chain_expiry;
-    int64_t cert_days_left;  /* valid only when cert_expiry is not NULL */
+    int64_t cert_days_left; /* valid only when cert_expiry is not NULL */
     const char *cert_subject;
     const char *cert_issuer;
-    const char *final_url;   /* after redirects; NULL when not following */
-    int redirects;           /* redirects followed */
-    const char *sha256;      /* hex digest of the decoded body, with config.hash */
+    const char *final_url;               /* after redirects; NULL when not following */
+    int redirects;                       /* redirects followed */
+    const char *sha256;                  /* hex digest of the decoded body, with config.hash */
     const salvo_attempt_t *attempts_log; /* with config.attempt_log; else NULL */
     size_t attempts_log_len;
 } salvo_result_t;
@@ -147,33 +147,33 @@ typedef void salvo_done_cb(const salvo_result_t *result, void *user);
 typedef int salvo_feed_cb(salvo_t *engine, size_t room, void *user);
 
 typedef struct salvo_config {
-    int concurrency;              /* global slots: requests in flight at once */
-    size_t window;                /* requests waiting for a slot; 0: max(10*concurrency, 10000) */
-    double max_time;              /* seconds: one attempt, start to last body byte */
-    double connect_timeout;       /* seconds: DNS + TCP connect + TLS of one attempt */
-    int retry;                    /* retries after the first attempt */
-    double retry_backoff;         /* seconds: base of the exponential backoff */
-    double retry_backoff_max;     /* seconds: cap of one backoff sleep */
-    double retry_max_time;        /* seconds: no attempt starts later than this after the first */
-    int retry_non_idempotent;     /* retry POST and friends also after they were sent */
-    uint64_t max_filesize;        /* cap on decoded body bytes */
-    const char *const *resolve;   /* "HOST:PORT:ADDR" pins, as curl's --resolve */
+    int concurrency;            /* global slots: requests in flight at once */
+    size_t window;              /* requests waiting for a slot; 0: max(10*concurrency, 10000) */
+    double max_time;            /* seconds: one attempt, start to last body byte */
+    double connect_timeout;     /* seconds: DNS + TCP connect + TLS of one attempt */
+    int retry;                  /* retries after the first attempt */
+    double retry_backoff;       /* seconds: base of the exponential backoff */
+    double retry_backoff_max;   /* seconds: cap of one backoff sleep */
+    double retry_max_time;      /* seconds: no attempt starts later than this after the first */
+    int retry_non_idempotent;   /* retry POST and friends also after they were sent */
+    uint64_t max_filesize;      /* cap on decoded body bytes */
+    const char *const *resolve; /* "HOST:PORT:ADDR" pins, as curl's --resolve */
     size_t resolve_len;
-    const char *dns_servers;      /* "ADDR[:PORT][,...]"; NULL: /etc/resolv.conf */
-    int hash;                     /* compute sha256 of the decoded body */
-    int insecure;                 /* TLS: skip certificate verification */
-    const char *cacert;           /* TLS: extra CA bundle to trust */
-    int per_host;                 /* open connections per origin; 0: no cap */
-    int per_ip;                   /* open connections per remote IP; 0: no cap */
-    int keepalive;                /* reuse connections */
-    double idle_timeout;          /* seconds an idle pooled connection lives */
-    int max_idle;                 /* idle pooled connections kept in all */
-    int follow_redirects;         /* follow 3xx Location */
-    int max_redirs;               /* redirects followed at most */
-    int attempt_log;              /* fill salvo_result_t.attempts_log */
-    const char *user_agent;       /* NULL: "salvo/" SALVO_VERSION */
-    double debug_loop_ms;         /* > 0: report loop callbacks that run longer */
-    salvo_feed_cb *feed;          /* optional lazy input, see salvo_feed_cb */
+    const char *dns_servers; /* "ADDR[:PORT][,...]"; NULL: /etc/resolv.conf */
+    int hash;                /* compute sha256 of the decoded body */
+    int insecure;            /* TLS: skip certificate verification */
+    const char *cacert;      /* TLS: extra CA bundle to trust */
+    int per_host;            /* open connections per origin; 0: no cap */
+    int per_ip;              /* open connections per remote IP; 0: no cap */
+    int keepalive;           /* reuse connections */
+    double idle_timeout;     /* seconds an idle pooled connection lives */
+    int max_idle;            /* idle pooled connections kept in all */
+    int follow_redirects;    /* follow 3xx Location */
+    int max_redirs;          /* redirects followed at most */
+    int attempt_log;         /* fill salvo_result_t.attempts_log */
+    const char *user_agent;  /* NULL: "salvo/" SALVO_VERSION */
+    double debug_loop_ms;    /* > 0: report loop callbacks that run longer */
+    salvo_feed_cb *feed;     /* optional lazy input, see salvo_feed_cb */
     void *feed_user;
 } salvo_config_t;
 
@@ -184,15 +184,15 @@ SALVO_API void salvo_config_init(salvo_config_t *config);
  * process's soft fd limit to the hard limit and, when concurrency still cannot fit,
  * lowers it and says so in warn (if warn is not NULL and warnlen > 0; "" when all is
  * well). */
-SALVO_API int salvo_new(salvo_t **engine, const salvo_config_t *config, char *err,
-                        size_t errlen, char *warn, size_t warnlen);
+SALVO_API int salvo_new(salvo_t **engine, const salvo_config_t *config, char *err, size_t errlen,
+                        char *warn, size_t warnlen);
 
 /* Per-request options. A zeroed struct means GET with no extra header and no body. */
 typedef struct salvo_request {
-    const char *method;           /* NULL: "GET", or "POST" when body is set */
-    const char *const *headers;   /* "Name: value" lines */
+    const char *method;         /* NULL: "GET", or "POST" when body is set */
+    const char *const *headers; /* "Name: value" lines */
     size_t headers_len;
-    const void *body;             /* request body, NULL for none */
+    const void *body; /* request body, NULL for none */
     size_t body_len;
 } salvo_request_t;
 
@@ -212,21 +212,21 @@ SALVO_API void salvo_cancel(salvo_t *engine);
 
 /* Engine counters, for tests, dashboards and --stats. */
 typedef struct salvo_stats {
-    uint64_t submitted;           /* requests accepted by salvo_submit */
-    uint64_t completed;           /* callbacks run */
-    uint64_t in_flight;           /* requests holding a slot now */
-    uint64_t max_in_flight;       /* the most that ever held a slot at once */
-    uint64_t queued;              /* requests waiting for a slot now */
-    uint64_t attempts;            /* attempts started */
-    uint64_t retries;             /* attempts after the first */
-    uint64_t dns_queries;         /* lookups sent to a resolver */
-    uint64_t dns_cache_hits;      /* lookups answered from the cache or a pin */
-    uint64_t connections_opened;  /* TCP connections started */
-    uint64_t connections_reused;  /* requests served on a pooled connection */
-    uint64_t max_open_connections;/* the most connections open at once */
-    uint64_t bytes_received;      /* body bytes on the wire, all requests */
-    int concurrency;              /* effective global slots (after the fd-limit check) */
-    double loop_max_lag_ms;       /* the longest a loop callback held the thread */
+    uint64_t submitted;            /* requests accepted by salvo_submit */
+    uint64_t completed;            /* callbacks run */
+    uint64_t in_flight;            /* requests holding a slot now */
+    uint64_t max_in_flight;        /* the most that ever held a slot at once */
+    uint64_t queued;               /* requests waiting for a slot now */
+    uint64_t attempts;             /* attempts started */
+    uint64_t retries;              /* attempts after the first */
+    uint64_t dns_queries;          /* lookups sent to a resolver */
+    uint64_t dns_cache_hits;       /* lookups answered from the cache or a pin */
+    uint64_t connections_opened;   /* TCP connections started */
+    uint64_t connections_reused;   /* requests served on a pooled connection */
+    uint64_t max_open_connections; /* the most connections open at once */
+    uint64_t bytes_received;       /* body bytes on the wire, all requests */
+    int concurrency;               /* effective global slots (after the fd-limit check) */
+    double loop_max_lag_ms;        /* the longest a loop callback held the thread */
 } salvo_stats_t;
 
 SALVO_API void salvo_stats(const salvo_t *engine, salvo_stats_t *stats);

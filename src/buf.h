@@ -11,16 +11,16 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;   /* allocation; bytes [off, len) are the content */
-    size_t off;   /* consumed bytes at the front */
-    size_t len;   /* end of content */
-    size_t cap;   /* allocated bytes */
-    size_t max;   /* the most content the buffer may ever hold */
+    char *data; /* allocation; bytes [off, len) are the content */
+    size_t off; /* consumed bytes at the front */
+    size_t len; /* end of content */
+    size_t cap; /* allocated bytes */
+    size_t max; /* the most content the buffer may ever hold */
 };
 
 void buf_init(struct buf *b, size_t max);
-void buf_free(struct buf *b);                     /* frees memory; b stays usable (empty) */
-void buf_reset(struct buf *b);                    /* empties, keeps the allocation */
+void buf_free(struct buf *b);  /* frees memory; b stays usable (empty) */
+void buf_reset(struct buf *b); /* empties, keeps the allocation */
 
 /* Appends; returns 0, -E2BIG when the content would exceed max, -ENOMEM. On error the
  * buffer is unchanged. */
@@ -28,8 +28,14 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_append_str(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static inline const char *buf_head(const struct buf *b) { return b->data + b->off; }
-static inline size_t buf_size(const struct buf *b) { return b->len - b->off; }
+static inline const char *buf_head(const struct buf *b)
+{
+    return b->data + b->off;
+}
+static inline size_t buf_size(const struct buf *b)
+{
+    return b->len - b->off;
+}
 
 /* Drops n bytes from the front (n <= buf_size). */
 void buf_consume(struct buf *b, size_t n);

@@ -22,8 +22,7 @@ static void update_interest(struct conn *c)
         (void)loop_io_set(c->io, interest);
 }
 
-int conn_open(struct conn *c, struct loop *l, const struct sockaddr *sa, loop_io_fn *cb,
-              void *data)
+int conn_open(struct conn *c, struct loop *l, const struct sockaddr *sa, loop_io_fn *cb, void *data)
 {
     memset(c, 0, sizeof *c);
     c->fd = -1;

@@ -29,18 +29,18 @@
 
 /* Non-error outcomes of conn_recv / conn_handshake (errors are -errno or CONN_ETLS). */
 #define CONN_AGAIN (-EAGAIN)
-#define CONN_ETLS (-10000) /* a TLS failure: tls_error(conn->tls) tells which */
+#define CONN_ETLS  (-10000) /* a TLS failure: tls_error(conn->tls) tells which */
 
 struct conn {
-    int fd;                      /* the socket, -1 once closed */
+    int fd; /* the socket, -1 once closed */
     struct loop *loop;
-    struct loop_io *io;          /* watcher; its callback belongs to the current owner */
-    struct tls *tls;             /* NULL for plain HTTP */
-    struct buf out;              /* ciphertext or plaintext waiting for the socket */
-    struct sockaddr_storage addr;/* remote address */
-    char remote_ip[64];          /* printable remote address */
-    int connected;               /* the TCP connect completed */
-    int eof;                     /* the peer closed its side */
+    struct loop_io *io;           /* watcher; its callback belongs to the current owner */
+    struct tls *tls;              /* NULL for plain HTTP */
+    struct buf out;               /* ciphertext or plaintext waiting for the socket */
+    struct sockaddr_storage addr; /* remote address */
+    char remote_ip[64];           /* printable remote address */
+    int connected;                /* the TCP connect completed */
+    int eof;                      /* the peer closed its side */
 };
 
 /* Starts a non-blocking connect to sa; events go to cb(data). Returns 0 or -errno (then
@@ -66,7 +66,10 @@ int conn_send(struct conn *c, const void *p, size_t n);
 /* Sends queued output: 0 when all went out, CONN_AGAIN when some is left (write
  * interest is then on), or -errno. */
 int conn_flush(struct conn *c);
-static inline size_t conn_pending(const struct conn *c) { return buf_size(&c->out); }
+static inline size_t conn_pending(const struct conn *c)
+{
+    return buf_size(&c->out);
+}
 
 /* Receives plaintext: bytes (> 0), 0 at EOF (TCP FIN, TLS close_notify or TLS EOF),
  * CONN_AGAIN, CONN_ETLS or -errno (-ECONNRESET for a reset). */

@@ -31,22 +31,22 @@ struct dns;
 struct dns_lookup;
 
 struct dns_config {
-    const char *servers;               /* "ADDR[:PORT][,...]" or NULL for the system's */
-    const char *const *pins;           /* "HOST:PORT:ADDR" (ADDR may be [v6]) */
+    const char *servers;     /* "ADDR[:PORT][,...]" or NULL for the system's */
+    const char *const *pins; /* "HOST:PORT:ADDR" (ADDR may be [v6]) */
     size_t pins_len;
-    unsigned per_try_ms;               /* c-ares timeout per try (0: 2000) */
-    unsigned tries;                    /* c-ares tries (0: 2) */
-    unsigned max_inflight;             /* queries in flight at once (0: 256) */
-    unsigned ttl_floor_s;              /* cache TTL clamp (0: 5) */
-    unsigned ttl_ceiling_s;            /* (0: 600) */
-    unsigned negative_ttl_s;           /* NXDOMAIN/NODATA kept this long (0: 5) */
+    unsigned per_try_ms;     /* c-ares timeout per try (0: 2000) */
+    unsigned tries;          /* c-ares tries (0: 2) */
+    unsigned max_inflight;   /* queries in flight at once (0: 256) */
+    unsigned ttl_floor_s;    /* cache TTL clamp (0: 5) */
+    unsigned ttl_ceiling_s;  /* (0: 600) */
+    unsigned negative_ttl_s; /* NXDOMAIN/NODATA kept this long (0: 5) */
 };
 
 struct dns_answer {
-    salvo_err_t err;                   /* SALVO_E_OK, SALVO_E_DNS or SALVO_E_DNS_TIMEOUT */
-    const char *msg;                   /* detail on failure (ares_strerror), else NULL */
-    int from_cache;                    /* answered without a query (cache, pin, literal) */
-    size_t n;                          /* addresses, in the order to try them */
+    salvo_err_t err; /* SALVO_E_OK, SALVO_E_DNS or SALVO_E_DNS_TIMEOUT */
+    const char *msg; /* detail on failure (ares_strerror), else NULL */
+    int from_cache;  /* answered without a query (cache, pin, literal) */
+    size_t n;        /* addresses, in the order to try them */
     struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* port already set */
 };
 
@@ -54,18 +54,18 @@ struct dns_waiter;
 typedef void dns_done_fn(struct dns_waiter *w, const struct dns_answer *a, void *data);
 
 struct dns_waiter {
-    struct dns_waiter *next, *prev;    /* links in the lookup's waiter list */
-    struct dns_lookup *_lookup;        /* the lookup waited on, NULL when none */
-    struct loop_defer _defer;          /* delivers cached answers */
-    struct dns_answer *_answer;        /* answer held for delivery (malloc'd) */
+    struct dns_waiter *next, *prev; /* links in the lookup's waiter list */
+    struct dns_lookup *_lookup;     /* the lookup waited on, NULL when none */
+    struct loop_defer _defer;       /* delivers cached answers */
+    struct dns_answer *_answer;     /* answer held for delivery (malloc'd) */
     dns_done_fn *cb;
     void *data;
-    uint16_t port;                     /* port to put into the addresses */
+    uint16_t port; /* port to put into the addresses */
 };
 
 struct dns_stats {
-    uint64_t queries;                  /* lookups sent to c-ares */
-    uint64_t cache_hits;               /* answered from cache, pin or literal */
+    uint64_t queries;    /* lookups sent to c-ares */
+    uint64_t cache_hits; /* answered from cache, pin or literal */
 };
 
 /* Creates the resolver. Returns 0, or -1 with a reason in err. */

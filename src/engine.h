@@ -41,11 +41,11 @@ enum req_state {
 /* TLS facts of an attempt, copied out of the connection before it closes. Fixed
  * buffers: long subjects are cut rather than allocated for. */
 struct req_tls_facts {
-    int have;                 /* a handshake finished (version, cipher, alpn valid) */
-    int have_cert;            /* certificate facts are valid (also on tls_verify) */
+    int have;      /* a handshake finished (version, cipher, alpn valid) */
+    int have_cert; /* certificate facts are valid (also on tls_verify) */
     char version[16];
     char cipher[64];
-    char alpn[32];            /* "" when none was negotiated */
+    char alpn[32]; /* "" when none was negotiated */
     char cert_expiry[32];
     char chain_expiry[32];
     int64_t days_left;
@@ -55,15 +55,15 @@ struct req_tls_facts {
 
 /* The parts of an attempt the record reports. Reset at the start of every attempt. */
 struct req_attempt {
-    salvo_err_t err;          /* outcome class */
-    char msg[REQ_MSG_LEN];    /* detail */
-    int status;               /* final status whose headers arrived, 0 when none */
-    int sent;                 /* some request byte went to the socket */
+    salvo_err_t err;       /* outcome class */
+    char msg[REQ_MSG_LEN]; /* detail */
+    int status;            /* final status whose headers arrived, 0 when none */
+    int sent;              /* some request byte went to the socket */
     double dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms; /* < 0: did not run */
-    uint64_t t_start, t_phase, t_sent, t_first_byte; /* microseconds, monotonic */
-    int conn_open;            /* conn holds an open connection */
-    char remote_ip[64];       /* "" when no connection was made */
-    int tls_resumed;          /* -1 when no TLS */
+    uint64_t t_start, t_phase, t_sent, t_first_byte;         /* microseconds, monotonic */
+    int conn_open;                                           /* conn holds an open connection */
+    char remote_ip[64];                                      /* "" when no connection was made */
+    int tls_resumed;                                         /* -1 when no TLS */
     int reused;               /* the attempt used a pooled connection */
     struct req_tls_facts tls; /* valid per its own flags */
 };
@@ -72,74 +72,74 @@ struct req_attempt {
  * the thousands of requests waiting in the input window stay small (about 400 bytes
  * each instead of 4 KiB). */
 struct req_run {
-    struct loop_timer connect_timer;   /* --connect-timeout: DNS + connect + TLS */
-    struct loop_timer attempt_timer;   /* --max-time: the whole attempt */
+    struct loop_timer connect_timer; /* --connect-timeout: DNS + connect + TLS */
+    struct loop_timer attempt_timer; /* --max-time: the whole attempt */
     struct dns_waiter dnsw;
-    int dns_pending;                   /* dnsw is subscribed */
+    int dns_pending;                              /* dnsw is subscribed */
     struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* addresses to try, in order */
     size_t naddrs, addr_next;
-    int last_connect_err;              /* errno of the last failed address */
+    int last_connect_err; /* errno of the last failed address */
     struct conn conn;
     struct http1 http;
-    struct buf wire;                   /* the serialised request, per attempt */
-    struct req_attempt a;              /* the current (last) attempt */
-    char sha256[65];                   /* hex, "" when not hashed */
+    struct buf wire;      /* the serialised request, per attempt */
+    struct req_attempt a; /* the current (last) attempt */
+    char sha256[65];      /* hex, "" when not hashed */
 };
 
 struct req {
-    struct list live;         /* in engine->live until finished */
-    struct list queue;        /* in engine->queue while REQ_QUEUED */
+    struct list live;  /* in engine->live until finished */
+    struct list queue; /* in engine->queue while REQ_QUEUED */
     struct salvo *eng;
     enum req_state state;
-    uint64_t index;           /* echoed in the result */
-    char *url_str;            /* as submitted */
-    struct url url;           /* parsed, when url_err == SALVO_E_OK */
+    uint64_t index; /* echoed in the result */
+    char *url_str;  /* as submitted */
+    struct url url; /* parsed, when url_err == SALVO_E_OK */
     salvo_err_t url_err;
-    char *url_msg;            /* why the URL was refused (malloc'd), NULL when it parsed */
-    char *method;             /* as given, or GET / POST */
-    char **headers;           /* copies of the caller's header lines */
+    char *url_msg;  /* why the URL was refused (malloc'd), NULL when it parsed */
+    char *method;   /* as given, or GET / POST */
+    char **headers; /* copies of the caller's header lines */
     size_t headers_len;
     char *body;
     size_t body_len;
     int is_head;
-    int idempotent;           /* retried also after the request was sent */
+    int idempotent; /* retried also after the request was sent */
     salvo_done_cb *cb;
     void *user;
 
-    struct loop_defer defer;           /* finishes an unparsable URL after submit returns */
-    struct loop_timer backoff_timer;   /* sleep between attempts */
-    int has_slot;                      /* holds one of the global slots */
-    int attempts;                      /* attempts started */
+    struct loop_defer defer;         /* finishes an unparsable URL after submit returns */
+    struct loop_timer backoff_timer; /* sleep between attempts */
+    int has_slot;                    /* holds one of the global slots */
+    int attempts;                    /* attempts started */
     uint64_t t_submit, t_slot, t_first_attempt; /* microseconds, monotonic */
-    struct req_run *run;               /* NULL until the first attempt */
+    struct req_run *run;                        /* NULL until the first attempt */
 };
 
 struct salvo {
-    salvo_config_t cfg;        /* copy; strings below are owned copies */
+    salvo_config_t cfg; /* copy; strings below are owned copies */
     char *user_agent;
     char *dns_servers;
     char *cacert;
     char **resolve;
     struct loop *loop;
     struct dns *dns;
-    struct tls_ctx *tls;       /* NULL until the first https request */
-    char tls_err[256];         /* why tls_ctx_new failed, when it did */
+    struct tls_ctx *tls; /* NULL until the first https request */
+    char tls_err[256];   /* why tls_ctx_new failed, when it did */
     int tls_failed;
 
-    struct list live;          /* every request not yet finished */
-    struct list queue;         /* requests waiting for a slot, FIFO */
-    size_t n_live;             /* length of live */
-    size_t n_queued;           /* length of queue */
-    size_t slots;              /* global slots (effective concurrency) */
-    size_t in_flight;          /* requests holding a slot */
-    size_t window;             /* queued requests wanted from the feed */
-    size_t open_conns;         /* connections open now */
-    int feed_done;             /* the feed said the input is exhausted */
-    int running;               /* inside salvo_run */
-    int cancelled;             /* the cancel was carried out */
+    struct list live;                       /* every request not yet finished */
+    struct list queue;                      /* requests waiting for a slot, FIFO */
+    size_t n_live;                          /* length of live */
+    size_t n_queued;                        /* length of queue */
+    size_t slots;                           /* global slots (effective concurrency) */
+    size_t in_flight;                       /* requests holding a slot */
+    size_t window;                          /* queued requests wanted from the feed */
+    size_t open_conns;                      /* connections open now */
+    int feed_done;                          /* the feed said the input is exhausted */
+    int running;                            /* inside salvo_run */
+    int cancelled;                          /* the cancel was carried out */
     volatile sig_atomic_t cancel_requested; /* set by salvo_cancel, maybe from a signal */
-    struct loop_defer sched;   /* runs the scheduling pass once per iteration */
-    uint64_t rng;              /* xorshift state for backoff jitter */
+    struct loop_defer sched;                /* runs the scheduling pass once per iteration */
+    uint64_t rng;                           /* xorshift state for backoff jitter */
     salvo_stats_t stats;
 };
 

@@ -27,18 +27,18 @@
 #include "url.h"
 
 #define HTTP1_MAX_HEADER_BYTES (64 * 1024)
-#define HTTP1_MSG_LEN 256
+#define HTTP1_MSG_LEN          256
 
 /* What one request looks like on the wire. */
 struct http1_request {
-    const char *method;          /* "GET", "HEAD", "POST", ... */
-    const struct url *url;       /* target and Host come from here */
-    const char *user_agent;      /* value of User-Agent, unless a header overrides it */
-    const char *const *headers;  /* extra "Name: value" lines, sent as given */
+    const char *method;         /* "GET", "HEAD", "POST", ... */
+    const struct url *url;      /* target and Host come from here */
+    const char *user_agent;     /* value of User-Agent, unless a header overrides it */
+    const char *const *headers; /* extra "Name: value" lines, sent as given */
     size_t headers_len;
-    const void *body;            /* NULL for none */
+    const void *body; /* NULL for none */
     size_t body_len;
-    int keepalive;               /* 0: send "Connection: close" */
+    int keepalive; /* 0: send "Connection: close" */
 };
 
 /* Serialises the request into out. Returns 0 or negative errno. A header line holding
@@ -54,25 +54,25 @@ enum http1_rc {
 /* A response in progress. Embedded in the connection; reinitialised by http1_begin for
  * every response. */
 struct http1 {
-    llhttp_t parser;            /* reinitialised per response */
-    int is_head;                /* the request was HEAD: the response has no body */
-    uint64_t max_body;          /* cap on decoded body bytes */
-    size_t header_bytes;        /* header bytes seen in this response, 1xx included */
-    int got_bytes;              /* any response byte arrived */
-    int status;                 /* final status once its headers arrived, else 0 */
-    int done;                   /* the final response is complete */
-    int keep_alive;             /* the connection may carry another request */
-    uint64_t bytes;             /* decoded body bytes */
-    uint64_t wire_bytes;        /* body bytes as received */
-    EVP_MD_CTX *sha;            /* non-NULL when hashing the body */
-    salvo_err_t err;            /* class of a failure, SALVO_E_OK while none */
-    char msg[HTTP1_MSG_LEN];    /* detail of a failure */
+    llhttp_t parser;         /* reinitialised per response */
+    int is_head;             /* the request was HEAD: the response has no body */
+    uint64_t max_body;       /* cap on decoded body bytes */
+    size_t header_bytes;     /* header bytes seen in this response, 1xx included */
+    int got_bytes;           /* any response byte arrived */
+    int status;              /* final status once its headers arrived, else 0 */
+    int done;                /* the final response is complete */
+    int keep_alive;          /* the connection may carry another request */
+    uint64_t bytes;          /* decoded body bytes */
+    uint64_t wire_bytes;     /* body bytes as received */
+    EVP_MD_CTX *sha;         /* non-NULL when hashing the body */
+    salvo_err_t err;         /* class of a failure, SALVO_E_OK while none */
+    char msg[HTTP1_MSG_LEN]; /* detail of a failure */
     /* Header values the engine acts on (copied: llhttp's spans are borrowed). */
-    struct buf field;           /* current header name (bounded) */
-    struct buf value;           /* current header value (bounded) */
-    char *location;             /* Location, malloc'd, NULL when absent */
-    char *retry_after;          /* Retry-After, malloc'd, NULL when absent */
-    char *content_encoding;     /* Content-Encoding, malloc'd, NULL when absent */
+    struct buf field;       /* current header name (bounded) */
+    struct buf value;       /* current header value (bounded) */
+    char *location;         /* Location, malloc'd, NULL when absent */
+    char *retry_after;      /* Retry-After, malloc'd, NULL when absent */
+    char *content_encoding; /* Content-Encoding, malloc'd, NULL when absent */
 };
 
 /* One-time set-up of the shared llhttp settings; idempotent. */

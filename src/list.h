@@ -15,9 +15,18 @@ struct list {
 
 #define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-static inline void list_init(struct list *n) { n->next = n->prev = n; }
-static inline int list_empty(const struct list *head) { return head->next == head; }
-static inline int list_linked(const struct list *n) { return n->next != n; }
+static inline void list_init(struct list *n)
+{
+    n->next = n->prev = n;
+}
+static inline int list_empty(const struct list *head)
+{
+    return head->next == head;
+}
+static inline int list_linked(const struct list *n)
+{
+    return n->next != n;
+}
 
 static inline void list_insert_between(struct list *n, struct list *prev, struct list *next)
 {

@@ -30,7 +30,7 @@ struct loop_io;
 
 /* Event bits for watchers. LOOP_ERROR covers EPOLLERR and EPOLLHUP; it is always
  * reported, whatever the interest (as epoll itself does). */
-#define LOOP_READ 0x1u
+#define LOOP_READ  0x1u
 #define LOOP_WRITE 0x2u
 #define LOOP_ERROR 0x4u
 

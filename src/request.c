@@ -28,7 +28,7 @@
 /* Bytes read from a socket per recv(), and recv() calls per readiness event: a bound
  * so that one fast response cannot keep the loop from everybody else (level-triggered
  * epoll reports the socket again on the next iteration). */
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK      (64 * 1024)
 #define READS_PER_EVENT 16
 
 /* Longer URLs are refused as bad_url: no server takes them, and the input reader may
@@ -43,9 +43,9 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static const char *const state_names[REQ_STATE_COUNT] = {
-    [REQ_QUEUED] = "queued",       [REQ_RESOLVING] = "resolving", [REQ_CONNECTING] = "connecting",
-    [REQ_TLS] = "tls",             [REQ_SENDING] = "sending",     [REQ_RECEIVING] = "receiving",
-    [REQ_BACKOFF] = "backoff",     [REQ_DONE] = "done",
+    [REQ_QUEUED] = "queued",   [REQ_RESOLVING] = "resolving", [REQ_CONNECTING] = "connecting",
+    [REQ_TLS] = "tls",         [REQ_SENDING] = "sending",     [REQ_RECEIVING] = "receiving",
+    [REQ_BACKOFF] = "backoff", [REQ_DONE] = "done",
 };
 
 const char *req_state_name(enum req_state s)
@@ -85,7 +85,6 @@ static struct req_run *run_new(struct req *r)
     buf_init(&x->wire, CONN_OUT_MAX);
     return x;
 }
-
 
 /* Methods that may be sent twice without changing more than sending them once
  * (RFC 9110, 9.2.2), plus OPTIONS: CONTRACT.md lists them. */
@@ -169,8 +168,8 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
         return -ENOMEM;
     }
     char why[REQ_MSG_LEN];
-    r->url_err = strlen(url) > SALVO_MAX_URL ? SALVO_E_BAD_URL
-                                             : url_parse(url, &r->url, why, sizeof why);
+    r->url_err =
+        strlen(url) > SALVO_MAX_URL ? SALVO_E_BAD_URL : url_parse(url, &r->url, why, sizeof why);
     if (r->url_err != SALVO_E_OK) {
         if (strlen(url) > SALVO_MAX_URL)
             snprintf(why, sizeof why, "URL longer than %d bytes", SALVO_MAX_URL);
@@ -231,7 +230,8 @@ void req_start_attempt(struct req *r)
     if (r->attempts > 1)
         eng->stats.retries++;
     memset(&r->run->a, 0, sizeof r->run->a);
-    r->run->a.dns_ms = r->run->a.connect_ms = r->run->a.tls_ms = r->run->a.ttfb_ms = r->run->a.transfer_ms = -1;
+    r->run->a.dns_ms = r->run->a.connect_ms = r->run->a.tls_ms = r->run->a.ttfb_ms =
+        r->run->a.transfer_ms = -1;
     r->run->a.tls_resumed = -1;
     r->run->a.t_start = r->run->a.t_phase = now;
     r->run->naddrs = r->run->addr_next = 0;
@@ -576,7 +576,8 @@ static void on_attempt_timer(struct loop_timer *t, void *data)
 
 static void attempt_succeeded(struct req *r)
 {
-    r->run->a.transfer_ms = ms_since(r->run->a.t_first_byte ? r->run->a.t_first_byte : r->run->a.t_sent);
+    r->run->a.transfer_ms =
+        ms_since(r->run->a.t_first_byte ? r->run->a.t_first_byte : r->run->a.t_sent);
     if (r->eng->cfg.hash)
         http1_sha256_hex(&r->run->http, r->run->sha256);
     attempt_cleanup(r);

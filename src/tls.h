@@ -26,16 +26,16 @@ struct tls_ctx;
 struct tls;
 
 enum tls_rc {
-    TLS_OK = 0,    /* handshake finished (tls_handshake) / progress made */
-    TLS_AGAIN,     /* needs more ciphertext from the peer */
-    TLS_CLOSED,    /* the peer sent close_notify */
-    TLS_EOF,       /* the TCP stream ended without close_notify (an EOF for HTTP) */
-    TLS_ERROR      /* failed: tls_error() tells the class and the reason */
+    TLS_OK = 0, /* handshake finished (tls_handshake) / progress made */
+    TLS_AGAIN,  /* needs more ciphertext from the peer */
+    TLS_CLOSED, /* the peer sent close_notify */
+    TLS_EOF,    /* the TCP stream ended without close_notify (an EOF for HTTP) */
+    TLS_ERROR   /* failed: tls_error() tells the class and the reason */
 };
 
 struct tls_ctx_config {
-    int insecure;          /* skip certificate verification */
-    const char *cacert;    /* extra CA bundle, or NULL */
+    int insecure;                     /* skip certificate verification */
+    const char *cacert;               /* extra CA bundle, or NULL */
     const char *min_version_override; /* tests only: NULL keeps TLS 1.2 */
 };
 
@@ -46,22 +46,22 @@ void tls_ctx_free(struct tls_ctx *ctx);
 /* Facts about a finished (or failed) handshake, for the result record. Strings are
  * owned by struct tls and live as long as it does. */
 struct tls_info {
-    const char *version;      /* "TLSv1.3" */
+    const char *version; /* "TLSv1.3" */
     const char *cipher;
-    const char *alpn;         /* NULL when none was negotiated */
+    const char *alpn; /* NULL when none was negotiated */
     int resumed;
-    char cert_expiry[32];     /* "" when no certificate was seen */
+    char cert_expiry[32]; /* "" when no certificate was seen */
     char chain_expiry[32];
     int64_t cert_days_left;
-    char *cert_subject;       /* RFC 2253, malloc'd, NULL when none */
+    char *cert_subject; /* RFC 2253, malloc'd, NULL when none */
     char *cert_issuer;
 };
 
 /* Starts a client connection to host (a name, or an IP literal: then no SNI and the
  * certificate is checked against the address). origin_key names the session cache
  * entry ("host:port") used to resume. Returns NULL on failure (err says why). */
-struct tls *tls_new(struct tls_ctx *ctx, const char *host, int host_is_ip,
-                    const char *origin_key, char *err, size_t errlen);
+struct tls *tls_new(struct tls_ctx *ctx, const char *host, int host_is_ip, const char *origin_key,
+                    char *err, size_t errlen);
 
 /* Ciphertext from the socket. Returns 0 or -ENOMEM. */
 int tls_feed(struct tls *t, const void *data, size_t len);

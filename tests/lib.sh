@@ -11,6 +11,10 @@ TESTD=$SALVO_BUILD/testd
 T_N=0
 T_PIDS=()
 T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/salvo-it.XXXXXX")
+# Under the sanitizer build, every report goes to a file that finish() turns into a
+# failing case, so a leak or UB in any run of a script is never lost in a pipe.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T_DIR/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T_DIR/sanitizer"
 
 t_cleanup() {
     local p
@@ -106,6 +110,9 @@ jq_count() { jq -c "select($1)" "$2" | wc -l; }
 # finish: exit status for run.sh (non-zero when any case failed).
 finish() {
     [ "$T_N" -gt 0 ] || { echo "not ok 1 - no case ran"; exit 1; }
+    local reports
+    reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
+    if [ -n "$reports" ]; then not_ok "no sanitizer report" "$reports"; else ok "no sanitizer report"; fi
     exit 0
 }
 

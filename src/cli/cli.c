@@ -251,11 +251,19 @@ static int apply(struct cli *c, int opt, const char *arg)
 {
     salvo_config_t *g = &c->cfg;
     switch (opt) {
-    case 'c': return parse_int("-c", arg, 1, 1000000, &g->concurrency);
-    case 'i': c->input_path = arg; return 0;
-    case 'o': c->output_path = arg; return 0;
-    case 'X': c->req.method = arg; return check_method(arg);
-    case 'H': return check_header(arg) < 0 ? -1 : push(&c->headers, &c->nheaders, arg);
+    case 'c':
+        return parse_int("-c", arg, 1, 1000000, &g->concurrency);
+    case 'i':
+        c->input_path = arg;
+        return 0;
+    case 'o':
+        c->output_path = arg;
+        return 0;
+    case 'X':
+        c->req.method = arg;
+        return check_method(arg);
+    case 'H':
+        return check_header(arg) < 0 ? -1 : push(&c->headers, &c->nheaders, arg);
     case 'd':
         free(c->body);
         c->body = NULL;
@@ -264,32 +272,68 @@ static int apply(struct cli *c, int opt, const char *arg)
         c->body = strdup(arg);
         c->body_len = strlen(arg);
         return c->body ? 0 : bad("-d", arg, "out of memory");
-    case 'm': return parse_secs("-m", arg, 1, &g->max_time);
-    case OPT_CONNECT_TIMEOUT: return parse_secs("--connect-timeout", arg, 1, &g->connect_timeout);
-    case OPT_RETRY: return parse_int("--retry", arg, 0, 1000, &g->retry);
-    case OPT_RETRY_BACKOFF: return parse_secs("--retry-backoff", arg, 0, &g->retry_backoff);
+    case 'm':
+        return parse_secs("-m", arg, 1, &g->max_time);
+    case OPT_CONNECT_TIMEOUT:
+        return parse_secs("--connect-timeout", arg, 1, &g->connect_timeout);
+    case OPT_RETRY:
+        return parse_int("--retry", arg, 0, 1000, &g->retry);
+    case OPT_RETRY_BACKOFF:
+        return parse_secs("--retry-backoff", arg, 0, &g->retry_backoff);
     case OPT_RETRY_BACKOFF_MAX:
         return parse_secs("--retry-backoff-max", arg, 0, &g->retry_backoff_max);
-    case OPT_RETRY_MAX_TIME: return parse_secs("--retry-max-time", arg, 0, &g->retry_max_time);
-    case OPT_RETRY_NON_IDEMPOTENT: g->retry_non_idempotent = 1; return 0;
-    case OPT_MAX_FILESIZE: return parse_size("--max-filesize", arg, &g->max_filesize);
-    case OPT_RESOLVE: return push(&c->resolve, &c->nresolve, arg);
-    case OPT_DNS_SERVERS: g->dns_servers = arg; return 0;
-    case OPT_HASH: g->hash = 1; return 0;
-    case OPT_STATS: c->stats = 1; return 0;
-    case 'k': g->insecure = 1; return 0;
-    case OPT_CACERT: g->cacert = arg; return 0;
-    case OPT_PER_HOST: return parse_int("--per-host", arg, 0, 1000000, &g->per_host);
-    case OPT_PER_IP: return parse_int("--per-ip", arg, 0, 1000000, &g->per_ip);
-    case OPT_NO_KEEPALIVE: g->keepalive = 0; return 0;
-    case OPT_IDLE_TIMEOUT: return parse_secs("--idle-timeout", arg, 1, &g->idle_timeout);
-    case OPT_MAX_IDLE: return parse_int("--max-idle", arg, 0, 1000000, &g->max_idle);
-    case 'L': g->follow_redirects = 1; return 0;
-    case OPT_MAX_REDIRS: return parse_int("--max-redirs", arg, 0, 1000, &g->max_redirs);
-    case OPT_ATTEMPT_LOG: g->attempt_log = 1; return 0;
-    case OPT_BLOCKING: c->blocking = 1; return 0;
-    case 'h': fputs(usage_text, stdout); return 1;
-    case 'V': printf("salvo %s\n", SALVO_VERSION); return 1;
+    case OPT_RETRY_MAX_TIME:
+        return parse_secs("--retry-max-time", arg, 0, &g->retry_max_time);
+    case OPT_RETRY_NON_IDEMPOTENT:
+        g->retry_non_idempotent = 1;
+        return 0;
+    case OPT_MAX_FILESIZE:
+        return parse_size("--max-filesize", arg, &g->max_filesize);
+    case OPT_RESOLVE:
+        return push(&c->resolve, &c->nresolve, arg);
+    case OPT_DNS_SERVERS:
+        g->dns_servers = arg;
+        return 0;
+    case OPT_HASH:
+        g->hash = 1;
+        return 0;
+    case OPT_STATS:
+        c->stats = 1;
+        return 0;
+    case 'k':
+        g->insecure = 1;
+        return 0;
+    case OPT_CACERT:
+        g->cacert = arg;
+        return 0;
+    case OPT_PER_HOST:
+        return parse_int("--per-host", arg, 0, 1000000, &g->per_host);
+    case OPT_PER_IP:
+        return parse_int("--per-ip", arg, 0, 1000000, &g->per_ip);
+    case OPT_NO_KEEPALIVE:
+        g->keepalive = 0;
+        return 0;
+    case OPT_IDLE_TIMEOUT:
+        return parse_secs("--idle-timeout", arg, 1, &g->idle_timeout);
+    case OPT_MAX_IDLE:
+        return parse_int("--max-idle", arg, 0, 1000000, &g->max_idle);
+    case 'L':
+        g->follow_redirects = 1;
+        return 0;
+    case OPT_MAX_REDIRS:
+        return parse_int("--max-redirs", arg, 0, 1000, &g->max_redirs);
+    case OPT_ATTEMPT_LOG:
+        g->attempt_log = 1;
+        return 0;
+    case OPT_BLOCKING:
+        c->blocking = 1;
+        return 0;
+    case 'h':
+        fputs(usage_text, stdout);
+        return 1;
+    case 'V':
+        printf("salvo %s\n", SALVO_VERSION);
+        return 1;
     default:
         fprintf(stderr, "salvo: unknown or incomplete option (see salvo --help)\n");
         return -1;

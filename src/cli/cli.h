@@ -11,19 +11,19 @@
 #include <salvo.h>
 
 struct cli {
-    salvo_config_t cfg;        /* engine settings */
-    salvo_request_t req;       /* method, headers, body for every URL */
-    const char *input_path;    /* -i FILE, "-" for stdin, NULL when not given */
-    const char *output_path;   /* -o FILE, NULL for stdout */
-    int stats;                 /* --stats */
-    int blocking;              /* --blocking */
-    char **urls;               /* URL arguments (borrowed from argv) */
+    salvo_config_t cfg;      /* engine settings */
+    salvo_request_t req;     /* method, headers, body for every URL */
+    const char *input_path;  /* -i FILE, "-" for stdin, NULL when not given */
+    const char *output_path; /* -o FILE, NULL for stdout */
+    int stats;               /* --stats */
+    int blocking;            /* --blocking */
+    char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
-    const char **headers;      /* -H values (borrowed from argv) */
+    const char **headers; /* -H values (borrowed from argv) */
     size_t nheaders;
-    const char **resolve;      /* --resolve values (borrowed from argv) */
+    const char **resolve; /* --resolve values (borrowed from argv) */
     size_t nresolve;
-    char *body;                /* -d, read from a file for @FILE (owned) */
+    char *body; /* -d, read from a file for @FILE (owned) */
     size_t body_len;
 };
 

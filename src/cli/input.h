@@ -16,15 +16,15 @@
 #define INPUT_MAX_LINE (64 * 1024)
 
 struct input {
-    char *const *args;  /* URLs from the command line */
+    char *const *args; /* URLs from the command line */
     size_t nargs;
     size_t next_arg;
-    FILE *fp;           /* then this stream, or NULL */
-    char *line;         /* getline buffer */
+    FILE *fp;   /* then this stream, or NULL */
+    char *line; /* getline buffer */
     size_t line_cap;
-    uint64_t count;     /* URLs returned so far: the index of the next one */
-    int eof;            /* nothing more to read */
-    int error;          /* errno of a read error, 0 when none */
+    uint64_t count; /* URLs returned so far: the index of the next one */
+    int eof;        /* nothing more to read */
+    int error;      /* errno of a read error, 0 when none */
 };
 
 void input_init(struct input *in, char *const *args, size_t nargs, FILE *fp);

@@ -20,9 +20,9 @@ struct run {
     struct input in;
     FILE *out;
     const char *out_name;
-    uint64_t records;      /* records written */
-    uint64_t not_ok;       /* records whose ok is false */
-    int write_failed;      /* the output stream failed: stop the run */
+    uint64_t records; /* records written */
+    uint64_t not_ok;  /* records whose ok is false */
+    int write_failed; /* the output stream failed: stop the run */
     salvo_t *engine;
 };
 

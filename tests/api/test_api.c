@@ -94,8 +94,8 @@ struct seen {
     salvo_err_t err[64];
     int status[64];
     salvo_t *engine;
-    int cancel_after;       /* call salvo_cancel after this many callbacks (0: never) */
-    int resubmit;           /* submit a follow-up from the callback this many times */
+    int cancel_after; /* call salvo_cancel after this many callbacks (0: never) */
+    int resubmit;     /* submit a follow-up from the callback this many times */
 };
 
 static void on_done(const salvo_result_t *r, void *user)
