@@ -50,6 +50,11 @@ int conn_open(struct conn *c, struct loop *l, const struct sockaddr *sa, loop_io
     return 0;
 }
 
+void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data)
+{
+    loop_io_set_owner(c->io, cb, data);
+}
+
 int conn_connect_done(struct conn *c)
 {
     int rc = sock_connect_result(c->fd);

@@ -48,6 +48,9 @@ struct conn {
 int conn_open(struct conn *c, struct loop *l, const struct sockaddr *sa, loop_io_fn *cb,
               void *data);
 
+/* Gives the watcher's events to another owner (the pool, a new request). */
+void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data);
+
 /* After the socket became writable during the connect: 0, or -errno. */
 int conn_connect_done(struct conn *c);
 

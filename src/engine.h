@@ -20,6 +20,7 @@
 #include "http1.h"
 #include "list.h"
 #include "loop.h"
+#include "pool.h"
 #include "salvo.h"
 #include "tls.h"
 #include "url.h"
@@ -59,49 +60,67 @@ struct req_attempt {
     char msg[REQ_MSG_LEN]; /* detail */
     int status;            /* final status whose headers arrived, 0 when none */
     int sent;              /* some request byte went to the socket */
-    double dns_ms, connect_ms, tls_ms, ttfb_ms, transfer_ms; /* < 0: did not run */
-    uint64_t t_start, t_phase, t_sent, t_first_byte;         /* microseconds, monotonic */
-    int conn_open;                                           /* conn holds an open connection */
-    char remote_ip[64];                                      /* "" when no connection was made */
-    int tls_resumed;                                         /* -1 when no TLS */
+    double dns_ms;         /* phase durations; < 0: did not run */
+    double connect_ms;
+    double tls_ms;
+    double ttfb_ms;
+    double transfer_ms;
+    uint64_t t_start;         /* microseconds, monotonic: the attempt began */
+    uint64_t t_phase;         /* ... the current phase began */
+    uint64_t t_sent;          /* ... the request was written */
+    uint64_t t_first_byte;    /* ... the first response byte arrived */
+    char remote_ip[64];       /* "" when no connection was made */
+    int tls_resumed;          /* -1 when no TLS */
     int reused;               /* the attempt used a pooled connection */
     struct req_tls_facts tls; /* valid per its own flags */
 };
 
 /* What a request needs only once it runs: allocated when it first gets a slot, so that
- * the thousands of requests waiting in the input window stay small (about 400 bytes
+ * the thousands of requests waiting in the input window stay small (a few hundred bytes
  * each instead of 4 KiB). */
 struct req_run {
-    struct loop_timer connect_timer; /* --connect-timeout: DNS + connect + TLS */
-    struct loop_timer attempt_timer; /* --max-time: the whole attempt */
-    struct dns_waiter dnsw;
+    struct loop_timer connect_timer;              /* --connect-timeout: DNS + connect + TLS */
+    struct loop_timer attempt_timer;              /* --max-time: the whole attempt */
+    struct dns_waiter dnsw;                       /* the DNS subscription */
     int dns_pending;                              /* dnsw is subscribed */
     struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* addresses to try, in order */
-    size_t naddrs, addr_next;
-    int last_connect_err; /* errno of the last failed address */
-    struct conn conn;
-    struct http1 http;
-    struct buf wire;      /* the serialised request, per attempt */
-    struct req_attempt a; /* the current (last) attempt */
-    char sha256[65];      /* hex, "" when not hashed */
+    size_t naddrs;                                /* addresses in addrs */
+    size_t addr_next;                             /* the next one to try */
+    int last_connect_err;                         /* errno of the last failed address */
+    struct pool_conn *pc;                         /* the connection, NULL before connect */
+    int reserved;                                 /* holds room in its origin */
+    int replayed;                                 /* a stale pooled connection was replaced */
+    struct pool_ip_waiter ipw;                    /* waiting for room at the remote IP */
+    struct http1 http;                            /* the response parser */
+    struct buf wire;                              /* the serialised request, per attempt */
+    struct req_attempt a;                         /* the current (last) attempt */
+    char sha256[65];                              /* hex, "" when not hashed */
+};
+
+/* One line of attempts_log (--attempt-log), with its own copy of the address. */
+struct req_log_entry {
+    salvo_attempt_t a; /* a.remote_ip is set to ip when the result is built */
+    char ip[64];
 };
 
 struct req {
-    struct list live;  /* in engine->live until finished */
-    struct list queue; /* in engine->queue while REQ_QUEUED */
+    struct list live;      /* in engine->live until finished */
+    struct list queue;     /* in origin->waiting while REQ_QUEUED */
+    struct origin *origin; /* the origin of url, while queued or running */
     struct salvo *eng;
     enum req_state state;
-    uint64_t index; /* echoed in the result */
-    char *url_str;  /* as submitted */
-    struct url url; /* parsed, when url_err == SALVO_E_OK */
-    salvo_err_t url_err;
-    char *url_msg;  /* why the URL was refused (malloc'd), NULL when it parsed */
-    char *method;   /* as given, or GET / POST */
-    char **headers; /* copies of the caller's header lines */
+    uint64_t index;      /* echoed in the result */
+    char *url_str;       /* as submitted */
+    struct url url;      /* the current URL (after redirects), when url_err is OK */
+    salvo_err_t url_err; /* why url_str was refused, SALVO_E_OK when it parsed */
+    char *url_msg;       /* the reason (malloc'd), NULL when it parsed */
+    char *final_url;     /* with -L: the URL of the last hop (malloc'd) */
+    char *method;        /* as given, or GET / POST */
+    char **headers;      /* copies of the caller's header lines */
     size_t headers_len;
-    char *body;
+    char *body; /* request body, NULL for none */
     size_t body_len;
-    int is_head;
+    int is_head;    /* HEAD: the response has no body */
     int idempotent; /* retried also after the request was sent */
     salvo_done_cb *cb;
     void *user;
@@ -109,9 +128,14 @@ struct req {
     struct loop_defer defer;         /* finishes an unparsable URL after submit returns */
     struct loop_timer backoff_timer; /* sleep between attempts */
     int has_slot;                    /* holds one of the global slots */
-    int attempts;                    /* attempts started */
-    uint64_t t_submit, t_slot, t_first_attempt; /* microseconds, monotonic */
-    struct req_run *run;                        /* NULL until the first attempt */
+    int attempts;                    /* attempts started on the current URL */
+    int redirects;                   /* redirects followed */
+    uint64_t t_submit;               /* microseconds, monotonic: salvo_submit */
+    uint64_t t_slot;                 /* ... the first slot */
+    uint64_t t_first_attempt;        /* ... the first attempt */
+    struct req_run *run;             /* NULL until the first attempt */
+    struct req_log_entry *log;       /* attempts_log, with --attempt-log */
+    size_t log_len, log_cap;
 };
 
 struct salvo {
@@ -122,18 +146,17 @@ struct salvo {
     char **resolve;
     struct loop *loop;
     struct dns *dns;
+    struct pool *pool;   /* origins, idle connections, per-host and per-IP caps */
     struct tls_ctx *tls; /* NULL until the first https request */
     char tls_err[256];   /* why tls_ctx_new failed, when it did */
     int tls_failed;
 
     struct list live;                       /* every request not yet finished */
-    struct list queue;                      /* requests waiting for a slot, FIFO */
     size_t n_live;                          /* length of live */
-    size_t n_queued;                        /* length of queue */
+    size_t n_queued;                        /* requests waiting in their origins' queues */
     size_t slots;                           /* global slots (effective concurrency) */
     size_t in_flight;                       /* requests holding a slot */
     size_t window;                          /* queued requests wanted from the feed */
-    size_t open_conns;                      /* connections open now */
     int feed_done;                          /* the feed said the input is exhausted */
     int running;                            /* inside salvo_run */
     int cancelled;                          /* the cancel was carried out */
@@ -146,12 +169,14 @@ struct salvo {
 /* request.c */
 int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_request_t *opt,
             salvo_done_cb *cb, void *user, struct req **out);
-void req_start_attempt(struct req *r);
+/* Starts an attempt with a slot and room in the origin; pc is an idle connection to
+ * reuse, or NULL to resolve and connect. */
+void req_start_attempt(struct req *r, struct pool_conn *pc);
 void req_finish(struct req *r, salvo_err_t err, const char *msg);
 const char *req_state_name(enum req_state s);
 
 /* limiter.c */
-void limiter_enqueue(struct salvo *eng, struct req *r, int at_front);
+int limiter_enqueue(struct salvo *eng, struct req *r, int at_front);
 void limiter_remove(struct salvo *eng, struct req *r);
 void limiter_release(struct salvo *eng, struct req *r);
 void limiter_schedule(struct salvo *eng);

@@ -1,34 +1,53 @@
 /*
- * limiter.c -- global slots and the queue of requests waiting for one.
+ * limiter.c -- global slots, and who gets the next one.
+ *
+ * A waiting request sits in its origin's queue. An origin is "ready" when it has
+ * waiting requests and room for one more connection (an idle one, or fewer open than it
+ * is allowed). The scheduler hands free slots to ready origins in round-robin order, one
+ * request each, so a thousand URLs of one busy site at the head of the input cannot keep
+ * the other sites waiting: a request whose origin has no room holds no slot and blocks
+ * nobody (the fairness of curl's per-host pending queue, without its rescans).
  *
  * A slot is held from the start of an attempt to its end; a request sleeping between
- * attempts holds none. Waiting requests start in FIFO order, except that a request
- * coming back from a retry backoff goes to the front: it was admitted once already.
+ * attempts holds none. A request coming back from a backoff or a redirect goes to the
+ * front of its origin's queue: it was admitted once already.
  *
- * The scheduling pass (limiter_schedule) runs from a deferred callback, never nested in
+ * The scheduling pass (limiter_run_pass) runs from a deferred callback, never nested in
  * the code that freed a slot: a request that finishes inside its own I/O callback must
  * not start its successor on the same stack. The pass also pulls more input from the
- * feed while the queue is shorter than the window, and stops the loop when nothing is
- * left to do.
+ * feed while fewer than a window's worth wait, and stops the loop when nothing is left.
  */
 #include "engine.h"
 
-void limiter_enqueue(struct salvo *eng, struct req *r, int at_front)
+int limiter_enqueue(struct salvo *eng, struct req *r, int at_front)
 {
+    if (r->origin == NULL) {
+        r->origin = pool_origin(eng->pool, r->url.tls, r->url.host, r->url.port);
+        if (r->origin == NULL)
+            return -1;
+    }
+    struct origin *o = r->origin;
     r->state = REQ_QUEUED;
     if (at_front)
-        list_push_front(&eng->queue, &r->queue);
+        list_push_front(&o->waiting, &r->queue);
     else
-        list_push_back(&eng->queue, &r->queue);
+        list_push_back(&o->waiting, &r->queue);
+    o->n_waiting++;
     eng->n_queued++;
+    pool_update_ready(eng->pool, o);
     limiter_schedule(eng);
+    return 0;
 }
 
 void limiter_remove(struct salvo *eng, struct req *r)
 {
     if (list_linked(&r->queue)) {
         list_remove(&r->queue);
+        r->origin->n_waiting--;
         eng->n_queued--;
+        pool_update_ready(eng->pool, r->origin);
+        pool_origin_unref(eng->pool, r->origin);
+        r->origin = NULL;
     }
 }
 
@@ -46,18 +65,17 @@ void limiter_schedule(struct salvo *eng)
     loop_defer(eng->loop, &eng->sched);
 }
 
-/* Asks the feed for input until the queue holds a window's worth or the input ends. */
+/* Asks the feed for input until a window's worth waits or the input ends. Everything
+ * submitted and not holding a slot counts: queued requests, requests in backoff, and
+ * bad URLs waiting to be reported. */
 static void pull_input(struct salvo *eng)
 {
-    /* Everything submitted and not holding a slot counts against the window: queued
-     * requests, requests in backoff, and bad URLs waiting to be reported. */
     while (!eng->feed_done && eng->cfg.feed != NULL && !eng->cancel_requested) {
         size_t waiting = eng->n_live - eng->in_flight;
         if (waiting >= eng->window)
             break;
         uint64_t before = eng->stats.submitted;
-        size_t room = eng->window - waiting;
-        if (eng->cfg.feed(eng, room, eng->cfg.feed_user) != 0)
+        if (eng->cfg.feed(eng, eng->window - waiting, eng->cfg.feed_user) != 0)
             eng->feed_done = 1;
         else if (eng->stats.submitted == before)
             eng->feed_done = 1; /* salvo_feed_cb's contract: 0 means "submitted some" */
@@ -66,9 +84,11 @@ static void pull_input(struct salvo *eng)
 
 static void grant_slots(struct salvo *eng)
 {
-    while (eng->in_flight < eng->slots && !list_empty(&eng->queue)) {
-        struct req *r = list_entry(eng->queue.next, struct req, queue);
+    struct origin *o;
+    while (eng->in_flight < eng->slots && (o = pool_next_ready(eng->pool)) != NULL) {
+        struct req *r = list_entry(o->waiting.next, struct req, queue);
         list_remove(&r->queue);
+        o->n_waiting--;
         eng->n_queued--;
         r->has_slot = 1;
         eng->in_flight++;
@@ -76,19 +96,23 @@ static void grant_slots(struct salvo *eng)
             eng->stats.max_in_flight = eng->in_flight;
         if (r->t_slot == 0)
             r->t_slot = loop_now_us();
-        req_start_attempt(r);
+        struct pool_conn *pc = pool_checkout(eng->pool, o);
+        if (pc == NULL)
+            pool_reserve(eng->pool, o);
+        /* Round robin: the next slot goes to the next origin. */
+        pool_rotate(eng->pool, o);
+        req_start_attempt(r, pc);
     }
 }
 
-/* The deferred scheduling pass: see the comment at the top. */
 void limiter_run_pass(struct salvo *eng)
 {
     if (eng->cancelled)
         return;
     pull_input(eng);
     grant_slots(eng);
-    /* A freshly started attempt may already have finished (a local failure) and pulled
-     * more; the next pass is queued then. Stop only when truly idle. */
+    /* A freshly started attempt may already have finished (a local failure) and queued
+     * the next pass. Stop only when truly idle. */
     int input_left = eng->cfg.feed != NULL && !eng->feed_done;
     if (eng->n_live == 0 && !input_left)
         loop_stop(eng->loop);

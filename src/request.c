@@ -2,14 +2,17 @@
  * request.c -- the per-request state machine.
  *
  *   QUEUED -> RESOLVING -> CONNECTING -> [TLS] -> SENDING -> RECEIVING -> DONE
- *                  ^                                                 |
- *                  +-------------- BACKOFF <-- (retryable failure) --+
+ *     ^  \______________ (a pooled connection) ______/            |
+ *     |                                                           |
+ *     +---- BACKOFF <-- (retryable failure or 429/502/503/504) ---+
+ *     +---------------- (3xx with -L: the next URL) --------------+
  *
  * One function per step, as curl's multi.c: each is entered from a loop event (a DNS
  * answer, socket readiness, a timer) and either waits for the next event or moves on.
- * Two doors lead out of an attempt: attempt_succeeded() and attempt_failed(); one door
- * leads out of a request: req_finish(), which releases the slot, the connection, the
- * timers and the DNS subscription and runs the callback exactly once.
+ * Two doors lead out of an attempt: attempt_succeeded() (a whole response arrived) and
+ * attempt_failed(); one door leads out of a request: req_finish(), which releases the
+ * slot, the connection, the timers and the DNS subscription and runs the callback
+ * exactly once.
  *
  * Deadlines: connect_timer (--connect-timeout) covers DNS, TCP connect and the TLS
  * handshake of one attempt; attempt_timer (--max-time) covers the whole attempt. When
@@ -21,8 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "engine.h"
+#include "redirect.h"
+#include "result.h"
+#include "retry.h"
 #include "sock.h"
 
 /* Bytes read from a socket per recv(), and recv() calls per readiness event: a bound
@@ -39,6 +46,9 @@ static void on_io(struct loop_io *w, unsigned events, void *data);
 static void on_connect_timer(struct loop_timer *t, void *data);
 static void on_attempt_timer(struct loop_timer *t, void *data);
 static void on_backoff_timer(struct loop_timer *t, void *data);
+static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data);
+static void start_send(struct req *r);
+static void step_tls(struct req *r);
 static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -63,6 +73,11 @@ static uint64_t secs_to_ms(double s)
     return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
 }
 
+static struct conn *req_conn(struct req *r)
+{
+    return &r->run->pc->c;
+}
+
 /* ---- creation ------------------------------------------------------------------- */
 
 static void on_deferred_finish(struct loop_defer *d, void *data)
@@ -80,21 +95,10 @@ static struct req_run *run_new(struct req *r)
         return NULL;
     loop_timer_init(&x->connect_timer, on_connect_timer, r);
     loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
-    x->conn.fd = -1;
+    list_init(&x->ipw.link);
     http1_init(&x->http);
     buf_init(&x->wire, CONN_OUT_MAX);
     return x;
-}
-
-/* Methods that may be sent twice without changing more than sending them once
- * (RFC 9110, 9.2.2), plus OPTIONS: CONTRACT.md lists them. */
-static int method_is_idempotent(const char *m)
-{
-    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"};
-    for (size_t i = 0; i < sizeof safe / sizeof safe[0]; i++)
-        if (strcmp(m, safe[i]) == 0)
-            return 1;
-    return 0;
 }
 
 static int copy_options(struct req *r, const salvo_request_t *opt)
@@ -122,7 +126,7 @@ static int copy_options(struct req *r, const salvo_request_t *opt)
         r->body_len = opt->body_len;
     }
     r->is_head = strcmp(r->method, "HEAD") == 0;
-    r->idempotent = method_is_idempotent(r->method);
+    r->idempotent = retry_method_idempotent(r->method);
     return 0;
 }
 
@@ -137,12 +141,27 @@ static void req_free(struct req *r)
     free(r->method);
     free(r->url_str);
     free(r->url_msg);
+    free(r->final_url);
+    free(r->log);
     if (r->run != NULL) {
         http1_end(&r->run->http);
         buf_free(&r->run->wire);
         free(r->run);
     }
     free(r);
+}
+
+static void check_url(struct req *r, const char *url)
+{
+    char why[REQ_MSG_LEN];
+    if (strlen(url) > SALVO_MAX_URL) {
+        r->url_err = SALVO_E_BAD_URL;
+        snprintf(why, sizeof why, "URL longer than %d bytes", SALVO_MAX_URL);
+    } else {
+        r->url_err = url_parse(url, &r->url, why, sizeof why);
+    }
+    if (r->url_err != SALVO_E_OK)
+        r->url_msg = strdup(why); /* NULL on OOM: the class alone is reported */
 }
 
 int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_request_t *opt,
@@ -167,81 +186,154 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
         req_free(r);
         return -ENOMEM;
     }
-    char why[REQ_MSG_LEN];
-    r->url_err =
-        strlen(url) > SALVO_MAX_URL ? SALVO_E_BAD_URL : url_parse(url, &r->url, why, sizeof why);
-    if (r->url_err != SALVO_E_OK) {
-        if (strlen(url) > SALVO_MAX_URL)
-            snprintf(why, sizeof why, "URL longer than %d bytes", SALVO_MAX_URL);
-        r->url_msg = strdup(why); /* NULL on OOM: the class alone is reported */
+    check_url(r, url);
+    if (r->url_err == SALVO_E_OK && limiter_enqueue(eng, r, 0) < 0) {
+        req_free(r);
+        return -ENOMEM;
     }
     list_push_back(&eng->live, &r->live);
     eng->n_live++;
-    if (r->url_err != SALVO_E_OK) {
-        /* Never call back before salvo_submit returns: finish from the loop. */
+    /* Never call back before salvo_submit returns: a bad URL finishes from the loop. */
+    if (r->url_err != SALVO_E_OK)
         loop_defer(eng->loop, &r->defer);
-    } else {
-        limiter_enqueue(eng, r, 0);
-    }
     *out = r;
     return 0;
 }
 
-/* ---- one attempt ------------------------------------------------------------------ */
+/* ---- connections ------------------------------------------------------------------ */
 
-static void close_conn(struct req *r)
+/* Gives the attempt's connection and its room in the origin back. keep: the connection
+ * may serve another request. The origin may be freed here: forget it. */
+static void release_conn(struct req *r, int keep)
 {
-    if (r->run->a.conn_open) {
-        conn_close(&r->run->conn);
-        r->run->a.conn_open = 0;
-        r->eng->open_conns--;
+    struct req_run *x = r->run;
+    struct pool *p = r->eng->pool;
+    if (x->pc != NULL) {
+        if (keep)
+            pool_release(p, x->pc);
+        else
+            pool_close(p, x->pc, 0);
+        x->pc = NULL;
+    } else if (x->reserved) {
+        pool_unreserve(p, r->origin);
+        pool_origin_unref(p, r->origin);
     }
+    x->reserved = 0;
+    r->origin = NULL;
 }
 
-/* Stops everything an attempt may have running: timers, DNS, the connection. */
-static void attempt_cleanup(struct req *r)
+/* Stops everything an attempt may have running: timers, DNS, waits, the connection. */
+static void attempt_cleanup(struct req *r, int keep_conn)
 {
-    struct loop *l = r->eng->loop;
-    if (r->run == NULL)
+    struct req_run *x = r->run;
+    if (x == NULL)
         return;
-    loop_timer_stop(l, &r->run->connect_timer);
-    loop_timer_stop(l, &r->run->attempt_timer);
-    if (r->run->dns_pending) {
-        dns_cancel(r->eng->dns, &r->run->dnsw);
-        r->run->dns_pending = 0;
+    loop_timer_stop(r->eng->loop, &x->connect_timer);
+    loop_timer_stop(r->eng->loop, &x->attempt_timer);
+    if (x->dns_pending) {
+        dns_cancel(r->eng->dns, &x->dnsw);
+        x->dns_pending = 0;
     }
-    close_conn(r);
+    pool_ip_cancel(r->eng->pool, &x->ipw);
+    if (x->reserved)
+        release_conn(r, keep_conn);
 }
 
-static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data);
+/* Resolves the URL's host, then connects: the path of an attempt with no pooled
+ * connection, and of a stale pooled connection's replay. */
+static void resolve(struct req *r)
+{
+    struct req_run *x = r->run;
+    x->naddrs = x->addr_next = 0;
+    x->last_connect_err = 0;
+    x->a.t_phase = loop_now_us();
+    loop_timer_start(r->eng->loop, &x->connect_timer, secs_to_ms(r->eng->cfg.connect_timeout));
+    r->state = REQ_RESOLVING;
+    x->dns_pending = 1;
+    dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
+}
 
-void req_start_attempt(struct req *r)
+static void reset_attempt(struct req_attempt *a, uint64_t now)
+{
+    memset(a, 0, sizeof *a);
+    a->dns_ms = a->connect_ms = a->tls_ms = a->ttfb_ms = a->transfer_ms = -1;
+    a->tls_resumed = -1;
+    a->t_start = a->t_phase = now;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Keeps what the record needs of the handshake: the connection may close (or go back to
+ * the pool) before the result is built. */
+static void capture_tls_facts(struct req *r, int handshake_done)
+{
+    const struct tls_info *ti = tls_get_info(req_conn(r)->tls);
+    struct req_tls_facts *f = &r->run->a.tls;
+    if (ti == NULL)
+        return;
+    if (handshake_done) {
+        f->have = 1;
+        copy_str(f->version, sizeof f->version, ti->version);
+        copy_str(f->cipher, sizeof f->cipher, ti->cipher);
+        copy_str(f->alpn, sizeof f->alpn, ti->alpn);
+        r->run->a.tls_resumed = ti->resumed;
+    }
+    if (ti->cert_expiry[0]) {
+        f->have_cert = 1;
+        copy_str(f->cert_expiry, sizeof f->cert_expiry, ti->cert_expiry);
+        copy_str(f->chain_expiry, sizeof f->chain_expiry, ti->chain_expiry);
+        f->days_left = ti->cert_days_left;
+        copy_str(f->subject, sizeof f->subject, ti->cert_subject);
+        copy_str(f->issuer, sizeof f->issuer, ti->cert_issuer);
+    }
+}
+
+/* An attempt on a connection from the pool: no DNS, connect or handshake. */
+static void use_pooled(struct req *r, struct pool_conn *pc)
+{
+    struct req_run *x = r->run;
+    x->pc = pc;
+    x->a.reused = 1;
+    copy_str(x->a.remote_ip, sizeof x->a.remote_ip, pc->c.remote_ip);
+    conn_set_owner(&pc->c, on_io, r);
+    r->eng->stats.connections_reused++;
+    if (pc->c.tls != NULL)
+        capture_tls_facts(r, 1);
+    start_send(r);
+}
+
+void req_start_attempt(struct req *r, struct pool_conn *pc)
 {
     struct salvo *eng = r->eng;
     if (r->run == NULL && (r->run = run_new(r)) == NULL) {
+        if (pc != NULL)
+            pool_release(eng->pool, pc);
+        else
+            pool_unreserve(eng->pool, r->origin);
+        pool_origin_unref(eng->pool, r->origin);
+        r->origin = NULL;
         req_finish(r, SALVO_E_RESOURCE, "out of memory");
         return;
     }
+    struct req_run *x = r->run;
     uint64_t now = loop_now_us();
-    if (r->attempts == 0)
+    if (r->t_first_attempt == 0)
         r->t_first_attempt = now;
     r->attempts++;
     eng->stats.attempts++;
     if (r->attempts > 1)
         eng->stats.retries++;
-    memset(&r->run->a, 0, sizeof r->run->a);
-    r->run->a.dns_ms = r->run->a.connect_ms = r->run->a.tls_ms = r->run->a.ttfb_ms =
-        r->run->a.transfer_ms = -1;
-    r->run->a.tls_resumed = -1;
-    r->run->a.t_start = r->run->a.t_phase = now;
-    r->run->naddrs = r->run->addr_next = 0;
-    r->run->last_connect_err = 0;
-
-    loop_timer_start(eng->loop, &r->run->connect_timer, secs_to_ms(eng->cfg.connect_timeout));
-    loop_timer_start(eng->loop, &r->run->attempt_timer, secs_to_ms(eng->cfg.max_time));
-    r->state = REQ_RESOLVING;
-    r->run->dns_pending = 1;
-    dns_resolve(eng->dns, r->url.host, r->url.port, &r->run->dnsw, on_dns, r);
+    reset_attempt(&x->a, now);
+    x->reserved = 1;
+    x->replayed = 0;
+    loop_timer_start(eng->loop, &x->attempt_timer, secs_to_ms(eng->cfg.max_time));
+    if (pc != NULL)
+        use_pooled(r, pc);
+    else
+        resolve(r);
 }
 
 /* Maps a connect errno to its class (CONTRACT.md). Local shortages are `resource`:
@@ -264,30 +356,48 @@ static salvo_err_t connect_err_class(int err)
     }
 }
 
+static void connect_next(struct req *r);
+
+/* The address had no room under --per-ip and now has: the deadlines start afresh, since
+ * waiting for another site's connection is none of this site's phases. */
+static void on_ip_room(struct pool_ip_waiter *w, void *data)
+{
+    (void)w;
+    struct req *r = data;
+    struct req_run *x = r->run;
+    loop_timer_start(r->eng->loop, &x->connect_timer, secs_to_ms(r->eng->cfg.connect_timeout));
+    loop_timer_start(r->eng->loop, &x->attempt_timer, secs_to_ms(r->eng->cfg.max_time));
+    x->addr_next--; /* the same address again */
+    connect_next(r);
+}
+
 /* Tries the next address; when none is left, fails with the last address's error. */
 static void connect_next(struct req *r)
 {
     struct salvo *eng = r->eng;
-    while (r->run->addr_next < r->run->naddrs) {
-        const struct sockaddr *sa = (const struct sockaddr *)&r->run->addrs[r->run->addr_next++];
-        r->run->a.t_phase = loop_now_us();
-        sock_addr_str(sa, r->run->a.remote_ip, sizeof r->run->a.remote_ip);
-        int rc = conn_open(&r->run->conn, eng->loop, sa, on_io, r);
-        if (rc == 0) {
-            r->run->a.conn_open = 1;
-            eng->open_conns++;
-            eng->stats.connections_opened++;
-            if (eng->open_conns > eng->stats.max_open_connections)
-                eng->stats.max_open_connections = eng->open_conns;
+    struct req_run *x = r->run;
+    while (x->addr_next < x->naddrs) {
+        const struct sockaddr *sa = (const struct sockaddr *)&x->addrs[x->addr_next++];
+        x->a.t_phase = loop_now_us();
+        sock_addr_str(sa, x->a.remote_ip, sizeof x->a.remote_ip);
+        if (!pool_ip_has_room(eng->pool, x->a.remote_ip)) {
+            loop_timer_stop(eng->loop, &x->connect_timer);
+            loop_timer_stop(eng->loop, &x->attempt_timer);
+            pool_ip_wait(eng->pool, &x->ipw, x->a.remote_ip, on_ip_room, r);
+            return;
+        }
+        int rc;
+        x->pc = pool_conn_open(eng->pool, r->origin, sa, on_io, r, &rc);
+        if (x->pc != NULL) {
             r->state = REQ_CONNECTING;
             return;
         }
-        r->run->last_connect_err = -rc;
+        x->last_connect_err = -rc;
         if (connect_err_class(-rc) == SALVO_E_RESOURCE)
             break; /* another address would hit the same local limit */
     }
-    int err = r->run->last_connect_err;
-    attempt_failed(r, connect_err_class(err), "connect to %s port %u: %s", r->run->a.remote_ip,
+    int err = x->last_connect_err;
+    attempt_failed(r, connect_err_class(err), "connect to %s port %u: %s", x->a.remote_ip,
                    r->url.port, strerror(err));
 }
 
@@ -295,18 +405,17 @@ static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *dat
 {
     (void)w;
     struct req *r = data;
-    r->run->dns_pending = 0;
-    r->run->a.dns_ms = ans->from_cache ? 0 : ms_since(r->run->a.t_phase);
+    struct req_run *x = r->run;
+    x->dns_pending = 0;
+    x->a.dns_ms = ans->from_cache ? 0 : ms_since(x->a.t_phase);
     if (ans->err != SALVO_E_OK) {
         attempt_failed(r, ans->err, "%s: %s", r->url.host, ans->msg ? ans->msg : "lookup failed");
         return;
     }
-    r->run->naddrs = ans->n;
-    memcpy(r->run->addrs, ans->addrs, ans->n * sizeof ans->addrs[0]);
+    x->naddrs = ans->n;
+    memcpy(x->addrs, ans->addrs, ans->n * sizeof ans->addrs[0]);
     connect_next(r);
 }
-
-static void start_send(struct req *r);
 
 static void start_tls(struct req *r)
 {
@@ -323,48 +432,21 @@ static void start_tls(struct req *r)
     }
     char key[300];
     snprintf(key, sizeof key, "%s:%u", r->url.host, r->url.port);
-    if (conn_tls_start(&r->run->conn, eng->tls, r->url.host, r->url.host_is_ip != 0, key, err,
+    if (conn_tls_start(req_conn(r), eng->tls, r->url.host, r->url.host_is_ip != 0, key, err,
                        sizeof err) < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", err);
         return;
     }
     r->state = REQ_TLS;
     r->run->a.t_phase = loop_now_us();
-}
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-/* Keeps what the record needs of the handshake: the connection closes before the
- * result is built. */
-static void capture_tls_facts(struct req *r, int handshake_done)
-{
-    const struct tls_info *ti = tls_get_info(r->run->conn.tls);
-    struct req_tls_facts *f = &r->run->a.tls;
-    if (ti == NULL)
-        return;
-    if (handshake_done) {
-        f->have = 1;
-        copy_str(f->version, sizeof f->version, ti->version);
-        copy_str(f->cipher, sizeof f->cipher, ti->cipher);
-        copy_str(f->alpn, sizeof f->alpn, ti->alpn);
-        r->run->a.tls_resumed = ti->resumed;
-    }
-    if (ti->cert_expiry[0]) {
-        f->have_cert = 1;
-        copy_str(f->cert_expiry, sizeof f->cert_expiry, ti->cert_expiry);
-        copy_str(f->chain_expiry, sizeof f->chain_expiry, ti->chain_expiry);
-        f->days_left = ti->cert_days_left;
-        copy_str(f->subject, sizeof f->subject, ti->cert_subject);
-        copy_str(f->issuer, sizeof f->issuer, ti->cert_issuer);
-    }
+    /* The ClientHello must go out now: only LOOP_READ is on, and the server says
+     * nothing until it has one, so no event would ever start the handshake. */
+    step_tls(r);
 }
 
 static void step_tls(struct req *r)
 {
-    int rc = conn_handshake(&r->run->conn);
+    int rc = conn_handshake(req_conn(r));
     if (rc == CONN_AGAIN)
         return;
     if (rc == 0) {
@@ -375,7 +457,7 @@ static void step_tls(struct req *r)
     }
     if (rc == CONN_ETLS) {
         const char *why = NULL;
-        salvo_err_t cls = tls_error(r->run->conn.tls, &why);
+        salvo_err_t cls = tls_error(req_conn(r)->tls, &why);
         capture_tls_facts(r, 0);
         attempt_failed(r, cls, "%s", why ? why : "TLS handshake failed");
         return;
@@ -385,14 +467,16 @@ static void step_tls(struct req *r)
 
 static void on_connected(struct req *r)
 {
-    int rc = conn_connect_done(&r->run->conn);
+    struct req_run *x = r->run;
+    int rc = conn_connect_done(req_conn(r));
     if (rc < 0) {
-        r->run->last_connect_err = -rc;
-        close_conn(r);
+        x->last_connect_err = -rc;
+        pool_close(r->eng->pool, x->pc, 1); /* keep the origin's room for the next address */
+        x->pc = NULL;
         connect_next(r);
         return;
     }
-    r->run->a.connect_ms = ms_since(r->run->a.t_phase);
+    x->a.connect_ms = ms_since(x->a.t_phase);
     if (r->url.tls)
         start_tls(r);
     else
@@ -419,8 +503,9 @@ static void sent_all(struct req *r)
 static void start_send(struct req *r)
 {
     struct salvo *eng = r->eng;
+    struct req_run *x = r->run;
     /* The connect phase is over: from here on only --max-time applies. */
-    loop_timer_stop(eng->loop, &r->run->connect_timer);
+    loop_timer_stop(eng->loop, &x->connect_timer);
     r->state = REQ_SENDING;
     struct http1_request hr = {
         .method = r->method,
@@ -430,18 +515,18 @@ static void start_send(struct req *r)
         .headers_len = r->headers_len,
         .body = r->body,
         .body_len = r->body_len,
-        .keepalive = 0,
+        .keepalive = eng->cfg.keepalive,
     };
-    buf_reset(&r->run->wire);
-    int rc = http1_write_request(&r->run->wire, &hr);
+    buf_reset(&x->wire);
+    int rc = http1_write_request(&x->wire, &hr);
     if (rc == 0)
-        rc = http1_begin(&r->run->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
+        rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
     if (rc < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "cannot build the request: %s", strerror(-rc));
         return;
     }
-    r->run->a.sent = 1;
-    rc = conn_send(&r->run->conn, buf_head(&r->run->wire), buf_size(&r->run->wire));
+    x->a.sent = 1;
+    rc = conn_send(req_conn(r), buf_head(&x->wire), buf_size(&x->wire));
     if (rc == 0)
         sent_all(r);
     else if (rc != CONN_AGAIN)
@@ -454,25 +539,26 @@ static void attempt_succeeded(struct req *r);
  * the attempt ended (the request may be gone), 0 to keep reading. */
 static int got_bytes(struct req *r, const char *p, size_t n)
 {
+    struct req_run *x = r->run;
     enum http1_rc rc;
     if (n > 0) {
-        if (r->run->a.t_first_byte == 0) {
-            r->run->a.t_first_byte = loop_now_us();
-            r->run->a.ttfb_ms = (double)(r->run->a.t_first_byte - r->run->a.t_sent) / 1000.0;
+        if (x->a.t_first_byte == 0) {
+            x->a.t_first_byte = loop_now_us();
+            x->a.ttfb_ms = (double)(x->a.t_first_byte - x->a.t_sent) / 1000.0;
         }
         r->eng->stats.bytes_received += n;
         size_t used = 0;
-        rc = http1_feed(&r->run->http, p, n, &used);
+        rc = http1_feed(&x->http, p, n, &used);
     } else {
-        rc = http1_eof(&r->run->http);
+        rc = http1_eof(&x->http);
     }
-    r->run->a.status = r->run->http.status;
+    x->a.status = x->http.status;
     if (rc == HTTP1_AGAIN)
         return 0;
     if (rc == HTTP1_DONE)
         attempt_succeeded(r);
     else
-        attempt_failed(r, r->run->http.err, "%s", r->run->http.msg);
+        attempt_failed(r, x->http.err, "%s", x->http.msg);
     return 1;
 }
 
@@ -480,12 +566,12 @@ static void do_receive(struct req *r)
 {
     char chunk[READ_CHUNK];
     for (int i = 0; i < READS_PER_EVENT; i++) {
-        ssize_t n = conn_recv(&r->run->conn, chunk, sizeof chunk);
+        ssize_t n = conn_recv(req_conn(r), chunk, sizeof chunk);
         if (n == CONN_AGAIN)
             return;
         if (n == CONN_ETLS) {
             const char *why = NULL;
-            (void)tls_error(r->run->conn.tls, &why);
+            (void)tls_error(req_conn(r)->tls, &why);
             attempt_failed(r, SALVO_E_PROTOCOL, "TLS: %s", why ? why : "error");
             return;
         }
@@ -493,10 +579,8 @@ static void do_receive(struct req *r)
             io_failed(r, (int)-n, "reading the response");
             return;
         }
-        if (got_bytes(r, chunk, (size_t)n))
+        if (got_bytes(r, chunk, (size_t)n) || n == 0)
             return;
-        if (n == 0)
-            return; /* unreachable: EOF always ends the attempt */
     }
 }
 
@@ -512,7 +596,7 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
         step_tls(r);
         break;
     case REQ_SENDING: {
-        int rc = conn_flush(&r->run->conn);
+        int rc = conn_flush(req_conn(r));
         if (rc == 0)
             sent_all(r);
         else if (rc != CONN_AGAIN) {
@@ -574,14 +658,44 @@ static void on_attempt_timer(struct loop_timer *t, void *data)
 
 /* ---- the end of an attempt --------------------------------------------------------- */
 
-static void attempt_succeeded(struct req *r)
+/* Adds this attempt to attempts_log (--attempt-log). Allocation failure only shortens
+ * the log: the request itself goes on. */
+static void log_attempt(struct req *r, salvo_err_t err)
 {
-    r->run->a.transfer_ms =
-        ms_since(r->run->a.t_first_byte ? r->run->a.t_first_byte : r->run->a.t_sent);
-    if (r->eng->cfg.hash)
-        http1_sha256_hex(&r->run->http, r->run->sha256);
-    attempt_cleanup(r);
-    req_finish(r, SALVO_E_OK, NULL);
+    if (!r->eng->cfg.attempt_log)
+        return;
+    if (r->log_len == r->log_cap) {
+        size_t cap = r->log_cap ? r->log_cap * 2 : 4;
+        struct req_log_entry *l = realloc(r->log, cap * sizeof *l);
+        if (l == NULL)
+            return;
+        r->log = l;
+        r->log_cap = cap;
+    }
+    const struct req_attempt *a = &r->run->a;
+    struct req_log_entry *e = &r->log[r->log_len++];
+    e->a = (salvo_attempt_t){
+        .error = err,
+        .status = a->status,
+        .dns_ms = a->dns_ms,
+        .connect_ms = a->connect_ms,
+        .tls_ms = a->tls_ms,
+        .ttfb_ms = a->ttfb_ms,
+        .reused = a->reused,
+        .backoff_ms = -1,
+    };
+    copy_str(e->ip, sizeof e->ip, a->remote_ip);
+}
+
+/* Adaptive politeness: an origin that pushes back gets fewer parallel connections. */
+static void tell_origin(struct req *r, salvo_err_t err, int status)
+{
+    if (r->origin == NULL)
+        return;
+    if (err == SALVO_E_RESET || status == 429 || status == 503)
+        pool_origin_backoff(r->eng->pool, r->origin);
+    else if (err == SALVO_E_OK && status < 400)
+        pool_origin_success(r->eng->pool, r->origin);
 }
 
 static uint64_t rng_next(struct salvo *eng)
@@ -595,26 +709,12 @@ static uint64_t rng_next(struct salvo *eng)
     return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* Full jitter (uniform in [0, min(cap, base * 2^k)]): retries from many requests that
- * failed together spread out instead of hitting the server again in lockstep. */
-static uint64_t backoff_ms(struct req *r)
+/* Whether another attempt may start after sleeping sleep_ms: retries left, a method
+ * that may be repeated, no cancel, and --retry-max-time not passed. */
+static int may_retry(struct req *r, uint64_t sleep_ms)
 {
     const salvo_config_t *c = &r->eng->cfg;
-    double ceiling = c->retry_backoff;
-    for (int k = 1; k < r->attempts && ceiling < c->retry_backoff_max; k++)
-        ceiling *= 2;
-    if (ceiling > c->retry_backoff_max)
-        ceiling = c->retry_backoff_max;
-    uint64_t cap = secs_to_ms(ceiling);
-    return cap == 0 ? 0 : rng_next(r->eng) % (cap + 1);
-}
-
-/* Decides whether a failed attempt is worth another one (CONTRACT.md, "Error classes"):
- * a retryable class, retries left, a method that may be repeated, and time left. */
-static int should_retry(struct req *r, salvo_err_t err, uint64_t sleep_ms)
-{
-    const salvo_config_t *c = &r->eng->cfg;
-    if (!salvo_err_retryable(err) || r->attempts > c->retry || r->eng->cancel_requested)
+    if (r->attempts > c->retry || r->eng->cancel_requested)
         return 0;
     if (r->run->a.sent && !r->idempotent && !c->retry_non_idempotent)
         return 0;
@@ -622,21 +722,11 @@ static int should_retry(struct req *r, salvo_err_t err, uint64_t sleep_ms)
     return next_start_ms < c->retry_max_time * 1000.0;
 }
 
-static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
+/* Sleeps without a slot: a request waiting to retry must not keep others out. */
+static void sleep_then_retry(struct req *r, uint64_t sleep_ms)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->run->a.msg, sizeof r->run->a.msg, fmt, ap);
-    va_end(ap);
-    r->run->a.err = err;
-    attempt_cleanup(r);
-
-    uint64_t sleep_ms = backoff_ms(r);
-    if (!should_retry(r, err, sleep_ms)) {
-        req_finish(r, err, r->run->a.msg);
-        return;
-    }
-    /* Sleep without a slot: a request waiting to retry must not keep others out. */
+    if (r->eng->cfg.attempt_log && r->log_len > 0)
+        r->log[r->log_len - 1].a.backoff_ms = (double)sleep_ms;
     limiter_release(r->eng, r);
     r->state = REQ_BACKOFF;
     loop_timer_start(r->eng->loop, &r->backoff_timer, sleep_ms);
@@ -647,65 +737,115 @@ static void on_backoff_timer(struct loop_timer *t, void *data)
     (void)t;
     struct req *r = data;
     /* It was admitted once already: it goes ahead of requests that never started. */
-    limiter_enqueue(r->eng, r, 1);
+    if (limiter_enqueue(r->eng, r, 1) < 0)
+        req_finish(r, SALVO_E_RESOURCE, "out of memory");
+}
+
+/* A keep-alive connection the server closed while it sat in the pool fails before the
+ * first response byte. That says nothing about the site: replay once on a fresh
+ * connection, in the same attempt (CONTRACT.md: it does not count as one). */
+static int replay_stale(struct req *r, salvo_err_t err)
+{
+    struct req_run *x = r->run;
+    if (!x->a.reused || x->replayed || x->http.got_bytes ||
+        (err != SALVO_E_RESET && err != SALVO_E_EMPTY_REPLY))
+        return 0;
+    x->replayed = 1;
+    pool_close(r->eng->pool, x->pc, 1); /* the origin's room stays with this request */
+    x->pc = NULL;
+    uint64_t start = x->a.t_start;
+    reset_attempt(&x->a, loop_now_us());
+    x->a.t_start = start;
+    resolve(r);
+    return 1;
+}
+
+static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
+{
+    struct req_run *x = r->run;
+    if (replay_stale(r, err))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->a.msg, sizeof x->a.msg, fmt, ap);
+    va_end(ap);
+    x->a.err = err;
+    tell_origin(r, err, x->a.status);
+    log_attempt(r, err);
+    attempt_cleanup(r, 0);
+
+    uint64_t sleep_ms = retry_backoff_ms(r->eng->cfg.retry_backoff, r->eng->cfg.retry_backoff_max,
+                                         r->attempts, rng_next(r->eng));
+    if (salvo_err_retryable(err) && may_retry(r, sleep_ms))
+        sleep_then_retry(r, sleep_ms);
+    else
+        req_finish(r, err, x->a.msg);
+}
+
+/* 429, 502, 503, 504: the answer is final unless a retry is allowed and the server's
+ * Retry-After (which replaces the backoff) fits --retry-backoff-max. */
+static int retry_answer(struct req *r)
+{
+    const salvo_config_t *c = &r->eng->cfg;
+    uint64_t sleep_ms;
+    double secs;
+    const char *ra = r->run->http.retry_after;
+    if (ra != NULL && retry_after_parse(ra, time(NULL), &secs) == 0) {
+        if (secs > c->retry_backoff_max)
+            return 0;
+        sleep_ms = secs_to_ms(secs);
+    } else {
+        sleep_ms =
+            retry_backoff_ms(c->retry_backoff, c->retry_backoff_max, r->attempts, rng_next(r->eng));
+    }
+    if (!may_retry(r, sleep_ms))
+        return 0;
+    sleep_then_retry(r, sleep_ms);
+    return 1;
+}
+
+static void follow_redirect(struct req *r, int status)
+{
+    char msg[REQ_MSG_LEN];
+    salvo_err_t err = redirect_apply(r, status, r->run->http.location, msg, sizeof msg);
+    if (err != SALVO_E_OK) {
+        req_finish(r, err, msg);
+        return;
+    }
+    /* The next URL is a request of its own for retries; the slot is given back, since
+     * the next origin may have no room yet. */
+    r->attempts = 0;
+    limiter_release(r->eng, r);
+    if (limiter_enqueue(r->eng, r, 1) < 0)
+        req_finish(r, SALVO_E_RESOURCE, "out of memory");
+}
+
+static void attempt_succeeded(struct req *r)
+{
+    struct req_run *x = r->run;
+    const salvo_config_t *c = &r->eng->cfg;
+    x->a.transfer_ms = ms_since(x->a.t_first_byte ? x->a.t_first_byte : x->a.t_sent);
+    if (c->hash)
+        http1_sha256_hex(&x->http, x->sha256);
+    int status = x->a.status;
+    tell_origin(r, SALVO_E_OK, status);
+    log_attempt(r, SALVO_E_OK);
+    /* Back to the pool only after a whole response that allows keep-alive and left no
+     * stray bytes (http1 clears keep_alive for those) on a socket still open. */
+    int keep = c->keepalive && x->http.keep_alive && !req_conn(r)->eof;
+    attempt_cleanup(r, keep);
+    if (c->follow_redirects && redirect_status(status))
+        follow_redirect(r, status);
+    else if (!(retry_status_retryable(status) && retry_answer(r)))
+        req_finish(r, SALVO_E_OK, NULL);
 }
 
 /* ---- the one exit -------------------------------------------------------------------- */
 
-/* The run-time half of the record: phases, bytes, TLS facts. Left at "does not
- * apply" (the caller's defaults) for a request that never ran. */
-static void fill_run_facts(const struct req_run *x, salvo_result_t *res)
-{
-    const struct req_attempt *a = &x->a;
-    res->status = a->status;
-    res->remote_ip = a->remote_ip[0] ? a->remote_ip : NULL;
-    res->bytes = x->http.bytes;
-    res->wire_bytes = x->http.wire_bytes;
-    res->dns_ms = a->dns_ms;
-    res->connect_ms = a->connect_ms;
-    res->tls_ms = a->tls_ms;
-    res->ttfb_ms = a->ttfb_ms;
-    res->transfer_ms = a->transfer_ms;
-    res->reused = a->remote_ip[0] ? a->reused : -1;
-    res->tls_resumed = a->tls_resumed;
-    const struct req_tls_facts *f = &a->tls;
-    if (f->have) {
-        res->tls_version = f->version;
-        res->tls_cipher = f->cipher;
-        res->alpn = f->alpn[0] ? f->alpn : NULL;
-    }
-    if (f->have_cert) {
-        res->cert_expiry = f->cert_expiry;
-        res->chain_expiry = f->chain_expiry[0] ? f->chain_expiry : NULL;
-        res->cert_days_left = f->days_left;
-        res->cert_subject = f->subject[0] ? f->subject : NULL;
-        res->cert_issuer = f->issuer[0] ? f->issuer : NULL;
-    }
-    res->sha256 = x->sha256[0] ? x->sha256 : NULL;
-}
-
-static void fill_result(struct req *r, salvo_result_t *res, salvo_err_t err, const char *msg)
-{
-    uint64_t now = loop_now_us();
-    memset(res, 0, sizeof *res);
-    res->index = r->index;
-    res->url = r->url_str;
-    res->error = err;
-    res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
-    res->attempts = r->attempts;
-    res->queue_ms = r->t_slot ? (double)(r->t_slot - r->t_submit) / 1000.0 : -1;
-    res->total_ms = r->t_slot ? (double)(now - r->t_slot) / 1000.0 : -1;
-    res->dns_ms = res->connect_ms = res->tls_ms = res->ttfb_ms = res->transfer_ms = -1;
-    res->reused = res->tls_resumed = -1;
-    if (r->run != NULL)
-        fill_run_facts(r->run, res);
-    res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
-}
-
 void req_finish(struct req *r, salvo_err_t err, const char *msg)
 {
     struct salvo *eng = r->eng;
-    attempt_cleanup(r);
+    attempt_cleanup(r, 0);
     loop_timer_stop(eng->loop, &r->backoff_timer);
     loop_defer_cancel(eng->loop, &r->defer);
     limiter_remove(eng, r);
@@ -715,9 +855,10 @@ void req_finish(struct req *r, salvo_err_t err, const char *msg)
     r->state = REQ_DONE;
 
     salvo_result_t res;
-    fill_result(r, &res, err, msg);
+    salvo_attempt_t *log = result_fill(r, &res, err, msg);
     eng->stats.completed++;
     r->cb(&res, r->user);
+    free(log);
     req_free(r);
     limiter_schedule(eng);
 }

@@ -85,10 +85,12 @@ static int check_config(const salvo_config_t *c, char *err, size_t errlen)
 }
 
 /* Raises the soft fd limit to the hard one and fits the slots into what is available,
- * so that a large -c degrades with a warning at start-up instead of failing mid-run. */
-static size_t fit_fd_limit(size_t want, char *warn, size_t warnlen)
+ * so that a large -c degrades with a warning at start-up instead of failing mid-run.
+ * *budget is how many connections may be open at once (busy and idle). */
+static size_t fit_fd_limit(size_t want, size_t *budget, char *warn, size_t warnlen)
 {
     struct rlimit rl;
+    *budget = SIZE_MAX;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return want;
     if (rl.rlim_cur < rl.rlim_max) {
@@ -97,7 +99,10 @@ static size_t fit_fd_limit(size_t want, char *warn, size_t warnlen)
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             rl.rlim_cur = old;
     }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want + FD_RESERVE)
+    if (rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    *budget = rl.rlim_cur > FD_RESERVE + 1 ? (size_t)rl.rlim_cur - FD_RESERVE : 1;
+    if (rl.rlim_cur >= want + FD_RESERVE)
         return want;
     size_t fit = rl.rlim_cur > FD_RESERVE + 1 ? (size_t)rl.rlim_cur - FD_RESERVE : 1;
     if (warn != NULL && warnlen > 0)
@@ -132,7 +137,24 @@ static void on_wakeup(void *data)
         cancel_all(eng);
 }
 
-static int open_subsystems(struct salvo *eng, char *err, size_t errlen)
+static int open_pool(struct salvo *eng, size_t fd_budget, char *err, size_t errlen)
+{
+    const salvo_config_t *c = &eng->cfg;
+    struct pool_config pc = {
+        .per_host = c->per_host > 0 ? (size_t)c->per_host : 0,
+        .per_ip = c->per_ip > 0 ? (size_t)c->per_ip : 0,
+        .max_idle = c->keepalive && c->max_idle > 0 ? (size_t)c->max_idle : 0,
+        .idle_timeout_ms = (uint64_t)(c->idle_timeout * 1000.0),
+        .fd_budget = fd_budget,
+    };
+    if (pool_new(&eng->pool, eng->loop, &pc) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_subsystems(struct salvo *eng, size_t fd_budget, char *err, size_t errlen)
 {
     int rc = loop_new(&eng->loop);
     if (rc < 0) {
@@ -143,6 +165,8 @@ static int open_subsystems(struct salvo *eng, char *err, size_t errlen)
     loop_on_wakeup(eng->loop, on_wakeup, eng);
     if (eng->cfg.debug_loop_ms > 0)
         loop_set_lag_threshold(eng->loop, eng->cfg.debug_loop_ms);
+    if (open_pool(eng, fd_budget, err, errlen) < 0)
+        return -1;
     struct dns_config dc = {
         .servers = eng->dns_servers,
         .pins = eng->cfg.resolve,
@@ -174,12 +198,12 @@ SALVO_API int salvo_new(salvo_t **out, const salvo_config_t *cfg, char *err, siz
         goto fail;
     }
     list_init(&eng->live);
-    list_init(&eng->queue);
-    eng->slots = fit_fd_limit((size_t)cfg->concurrency, warn, warnlen);
+    size_t fd_budget;
+    eng->slots = fit_fd_limit((size_t)cfg->concurrency, &fd_budget, warn, warnlen);
     eng->window = cfg->window ? cfg->window : (eng->slots * 10 > 10000 ? eng->slots * 10 : 10000);
     if (getrandom(&eng->rng, sizeof eng->rng, GRND_NONBLOCK) != sizeof eng->rng || !eng->rng)
         eng->rng = 0x9E3779B97F4A7C15ULL ^ loop_now_us();
-    if (open_subsystems(eng, err, errlen) < 0)
+    if (open_subsystems(eng, fd_budget, err, errlen) < 0)
         goto fail;
     *out = eng;
     return 0;
@@ -233,6 +257,11 @@ SALVO_API void salvo_stats(const salvo_t *eng, salvo_stats_t *st)
     st->dns_queries = ds.queries;
     st->dns_cache_hits = ds.cache_hits;
     st->loop_max_lag_ms = eng->loop ? loop_max_lag_ms(eng->loop) : 0;
+    struct pool_stats ps = {0};
+    if (eng->pool != NULL)
+        pool_get_stats(eng->pool, &ps);
+    st->connections_opened = ps.opened;
+    st->max_open_connections = ps.max_open;
 }
 
 SALVO_API void salvo_free(salvo_t *eng)
@@ -245,6 +274,8 @@ SALVO_API void salvo_free(salvo_t *eng)
             cancel_all(eng);
         loop_defer_cancel(eng->loop, &eng->sched);
     }
+    /* Idle connections are the pool's: closed before the loop they are watched by. */
+    pool_free(eng->pool);
     /* c-ares calls back into the loop while it is destroyed: the loop goes last. */
     if (eng->dns != NULL)
         dns_free(eng->dns);

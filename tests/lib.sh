@@ -119,3 +119,87 @@ finish() {
 # now / since START: wall-clock seconds (fractional), for generous timing checks.
 now() { date +%s.%N; }
 since() { awk -v s="$1" -v e="$(date +%s.%N)" 'BEGIN{printf "%.3f", e - s}'; }
+
+# ---- TLS peers ----------------------------------------------------------------------
+
+# make_certs: the test certificates of tests/certs.sh in $T_DIR/certs; sets CERTS.
+make_certs() {
+    CERTS="$T_DIR/certs"
+    bash "$SALVO_ROOT/tests/certs.sh" "$CERTS"
+}
+
+# wait_listen ADDR PORT: waits (at most 5 s) until ADDR:PORT accepts a TCP connection.
+wait_listen() {
+    local i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# start_nginx NAME HTTP_BLOCK: runs Debian's nginx in the foreground (master plus
+# workers; the master's PID is recorded, and SIGTERM to it stops the workers too) with
+# the echo module loaded, logs and temporary files in $T_DIR/NAME.nginx, and HTTP_BLOCK
+# as the body of its http {} section. Waits until every "listen ADDR:PORT" of the block
+# accepts. Sets NGINX_PID.
+start_nginx() {
+    local name=$1 block=$2 dir="$T_DIR/$1.nginx" user="" l
+    mkdir -p "$dir/tmp"
+    # Workers run as "nobody" when the master is root, and could not read $T_DIR.
+    [ "$(id -u)" = 0 ] && user="user root;"
+    cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+$user
+worker_processes 2;
+worker_rlimit_nofile 8192;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+$block
+}
+NGINX
+    nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/out" 2>&1 &
+    NGINX_PID=$!
+    T_PIDS+=("$NGINX_PID")
+    for l in $(grep -oE 'listen +[0-9.]+:[0-9]+' <<<"$block" | awk '{print $2}'); do
+        wait_listen "${l%:*}" "${l##*:}" ||
+            { echo "# nginx $name did not listen on $l"; cat "$dir/out" "$dir/error.log"; return 1; }
+    done
+}
+
+# start_s_server NAME PORT [ARGS...]: `openssl s_server` on 127.0.0.1:PORT with ARGS
+# (certificates, -www, protocol flags), under the OPENSSL_CONF of the caller's
+# environment. Waits until it accepts. Sets S_SERVER_PID.
+start_s_server() {
+    local name=$1 port=$2; shift 2
+    openssl s_server -accept "127.0.0.1:$port" "$@" </dev/null >"$T_DIR/$name.s_server.log" 2>&1 &
+    S_SERVER_PID=$!
+    T_PIDS+=("$S_SERVER_PID")
+    wait_listen 127.0.0.1 "$port" ||
+        { echo "# s_server $name did not start"; cat "$T_DIR/$name.s_server.log"; return 1; }
+}
+
+# start_tls_peer NAME: tests/server/tls_peer.py with the leaf certificate of make_certs.
+# Sets TLS_PEER_PORT and TLS_PEER_PID.
+start_tls_peer() {
+    local pf="$T_DIR/$1.tls_peer.port" i
+    python3 "$SALVO_ROOT/tests/server/tls_peer.py" serve --cert "$CERTS/leaf.pem" \
+        --key "$CERTS/leaf.key" --port-file "$pf" >"$T_DIR/$1.tls_peer.log" 2>&1 &
+    TLS_PEER_PID=$!
+    T_PIDS+=("$TLS_PEER_PID")
+    for i in $(seq 1 100); do
+        [ -s "$pf" ] && break
+        sleep 0.05
+    done
+    [ -s "$pf" ] || { echo "# tls_peer $1 did not start"; cat "$T_DIR/$1.tls_peer.log"; return 1; }
+    TLS_PEER_PORT=$(head -1 "$pf")
+}

@@ -19,12 +19,12 @@ check_le "200 sites x 500 ms at -c 200 finish within two delays (1 s)" "$el" 1.0
 check_eq "200 distinct names were resolved through the resolver" 200 \
     "$(tail -1 "$T_DIR/stats" | jq .dns_queries)"
 
-# -c 10 over 40 URLs: never more than 10 in flight (the engine's own counter), and the
+# -c 10 over 40 URLs on 40 names: never more than 10 in flight (the engine's own counter), and the
 # server never saw more than 10 at once either.
 start_testd c10 --delay-all 200 || exit 1
-for i in $(seq 1 40); do echo "http://127.0.0.1:$TESTD_PORT/"; done >"$T_DIR/40.txt"
+for i in $(seq 1 40); do echo "http://c$i.sites.test:$TESTD_PORT/"; done >"$T_DIR/40.txt"
 start=$(now)
-"$SALVO" -c 10 -i "$T_DIR/40.txt" --stats >"$out" 2>"$T_DIR/stats"
+"$SALVO" -c 10 --dns-servers "127.0.0.1:$DNS_PORT" -i "$T_DIR/40.txt" --stats >"$out" 2>"$T_DIR/stats"
 el=$(since "$start")
 check_eq "-c 10: 40 records" 40 "$(wc -l <"$out")"
 check_eq "-c 10: the engine never had more than 10 in flight" 10 \

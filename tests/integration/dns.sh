@@ -25,9 +25,10 @@ check_eq "50 requests for one name: all ok" 50 "$(jq_count '.ok' "$out")"
 check_eq "... and the resolver saw one query per address family" 2 $((after - before))
 check_eq "... salvo sent one lookup" 1 "$(tail -1 "$T_DIR/stats" | jq .dns_queries)"
 
-# Sequentially (-c 1): the first request resolves, the next ones hit the cache.
+# Sequentially (-c 1), each on a new connection: the first request resolves, the next
+# ones hit the cache.
 before=$(dns_queries www2.one.test)
-"$SALVO" $D -c 1 "http://www2.one.test:$TESTD_PORT/" "http://www2.one.test:$TESTD_PORT/" \
+"$SALVO" $D -c 1 --no-keepalive "http://www2.one.test:$TESTD_PORT/" "http://www2.one.test:$TESTD_PORT/" \
     "http://www2.one.test:$TESTD_PORT/" --stats >"$out" 2>"$T_DIR/stats"
 after=$(dns_queries www2.one.test)
 check_eq "cache hits send no query (3 requests, one A+AAAA pair)" 2 $((after - before))

@@ -1,0 +1,433 @@
+/*
+ * pool.c -- origins, idle connections, per-host and per-IP caps. See pool.h.
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ORIGIN_BUCKETS_MIN 64
+
+/* Connections open per remote address, for --per-ip. Kept only while non-zero. */
+struct ip_count {
+    struct ip_count *next; /* hash chain */
+    char ip[64];
+    size_t open;
+};
+
+struct pool {
+    struct loop *loop;
+    struct pool_config cfg;
+    struct origin **buckets; /* origins by key hash; a power of two */
+    size_t nbuckets, norigins;
+    struct ip_count **ip_buckets; /* per-IP counters; same size as buckets at start */
+    size_t nip_buckets;
+    struct list ready; /* origins with waiters and room, round robin */
+    struct list lru;   /* idle connections, least recently used first */
+    size_t n_idle;
+    struct list ip_waiters;    /* requests waiting for room at their address */
+    struct loop_defer ip_wake; /* wakes ip waiters after a close */
+    struct pool_stats st;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: short keys, no adversary to fear */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void on_ip_wake(struct loop_defer *d, void *data);
+
+int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg)
+{
+    struct pool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return -ENOMEM;
+    p->loop = l;
+    p->cfg = *cfg;
+    p->nbuckets = p->nip_buckets = ORIGIN_BUCKETS_MIN;
+    p->buckets = calloc(p->nbuckets, sizeof *p->buckets);
+    p->ip_buckets = calloc(p->nip_buckets, sizeof *p->ip_buckets);
+    if (p->buckets == NULL || p->ip_buckets == NULL) {
+        free(p->buckets);
+        free(p->ip_buckets);
+        free(p);
+        return -ENOMEM;
+    }
+    list_init(&p->ready);
+    list_init(&p->lru);
+    list_init(&p->ip_waiters);
+    loop_defer_init(&p->ip_wake, on_ip_wake, p);
+    *out = p;
+    return 0;
+}
+
+/* ---- origins --------------------------------------------------------------------- */
+
+static int grow_buckets(struct pool *p)
+{
+    size_t n = p->nbuckets * 2;
+    struct origin **b = calloc(n, sizeof *b);
+    if (b == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        struct origin *o = p->buckets[i];
+        while (o != NULL) {
+            struct origin *next = o->next_in_bucket;
+            size_t k = hash_str(o->key) & (n - 1);
+            o->next_in_bucket = b[k];
+            b[k] = o;
+            o = next;
+        }
+    }
+    free(p->buckets);
+    p->buckets = b;
+    p->nbuckets = n;
+    return 0;
+}
+
+struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port)
+{
+    char key[600];
+    snprintf(key, sizeof key, "%s://%s:%u", tls ? "https" : "http", host, port);
+    size_t k = hash_str(key) & (p->nbuckets - 1);
+    for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket)
+        if (strcmp(o->key, key) == 0)
+            return o;
+    if (p->norigins >= p->nbuckets && grow_buckets(p) == 0)
+        k = hash_str(key) & (p->nbuckets - 1);
+    struct origin *o = calloc(1, sizeof *o);
+    if (o == NULL || (o->key = strdup(key)) == NULL) {
+        free(o);
+        return NULL;
+    }
+    list_init(&o->idle);
+    list_init(&o->waiting);
+    list_init(&o->ready);
+    o->allowed = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
+    o->next_in_bucket = p->buckets[k];
+    p->buckets[k] = o;
+    p->norigins++;
+    return o;
+}
+
+void pool_origin_unref(struct pool *p, struct origin *o)
+{
+    if (o->open > 0 || o->n_waiting > 0)
+        return;
+    size_t k = hash_str(o->key) & (p->nbuckets - 1);
+    struct origin **pp = &p->buckets[k];
+    while (*pp != o)
+        pp = &(*pp)->next_in_bucket;
+    *pp = o->next_in_bucket;
+    p->norigins--;
+    list_remove(&o->ready);
+    free(o->key);
+    free(o);
+}
+
+int pool_has_room(const struct pool *p, const struct origin *o)
+{
+    (void)p;
+    return o->n_idle > 0 || o->open < o->allowed;
+}
+
+void pool_update_ready(struct pool *p, struct origin *o)
+{
+    int want = o->n_waiting > 0 && pool_has_room(p, o);
+    if (want && !list_linked(&o->ready))
+        list_push_back(&p->ready, &o->ready);
+    else if (!want && list_linked(&o->ready))
+        list_remove(&o->ready);
+}
+
+struct origin *pool_next_ready(struct pool *p)
+{
+    return list_empty(&p->ready) ? NULL : list_entry(p->ready.next, struct origin, ready);
+}
+
+void pool_rotate(struct pool *p, struct origin *o)
+{
+    if (list_linked(&o->ready)) {
+        list_remove(&o->ready);
+        list_push_back(&p->ready, &o->ready);
+    }
+}
+
+void pool_reserve(struct pool *p, struct origin *o)
+{
+    o->open++;
+    pool_update_ready(p, o);
+}
+
+void pool_unreserve(struct pool *p, struct origin *o)
+{
+    o->open--;
+    pool_update_ready(p, o);
+}
+
+void pool_origin_backoff(struct pool *p, struct origin *o)
+{
+    size_t half = o->allowed == SIZE_MAX ? (o->open > 1 ? o->open / 2 : 1) : o->allowed / 2;
+    o->allowed = half > 0 ? half : 1;
+    pool_update_ready(p, o);
+}
+
+void pool_origin_success(struct pool *p, struct origin *o)
+{
+    size_t cap = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
+    if (o->allowed < cap)
+        o->allowed++;
+    pool_update_ready(p, o);
+}
+
+/* ---- per-IP counters ------------------------------------------------------------- */
+
+static struct ip_count **ip_slot(struct pool *p, const char *ip)
+{
+    struct ip_count **pp = &p->ip_buckets[hash_str(ip) & (p->nip_buckets - 1)];
+    while (*pp != NULL && strcmp((*pp)->ip, ip) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static size_t ip_open(struct pool *p, const char *ip)
+{
+    struct ip_count *c = *ip_slot(p, ip);
+    return c ? c->open : 0;
+}
+
+static struct ip_count *ip_take(struct pool *p, const char *ip)
+{
+    struct ip_count **pp = ip_slot(p, ip);
+    if (*pp == NULL) {
+        struct ip_count *c = calloc(1, sizeof *c);
+        if (c == NULL)
+            return NULL;
+        snprintf(c->ip, sizeof c->ip, "%s", ip);
+        *pp = c;
+    }
+    (*pp)->open++;
+    return *pp;
+}
+
+static void ip_give_back(struct pool *p, struct ip_count *c)
+{
+    if (--c->open > 0)
+        return;
+    struct ip_count **pp = ip_slot(p, c->ip);
+    *pp = c->next;
+    free(c);
+}
+
+static void idle_close(struct pool *p, struct pool_conn *pc);
+
+int pool_ip_has_room(struct pool *p, const char *ip)
+{
+    if (p->cfg.per_ip == 0 || ip_open(p, ip) < p->cfg.per_ip)
+        return 1;
+    /* An idle connection to this address, of any origin, gives its place up. */
+    struct list *it;
+    for (it = p->lru.next; it != &p->lru; it = it->next) {
+        struct pool_conn *pc = list_entry(it, struct pool_conn, lru_link);
+        if (strcmp(pc->c.remote_ip, ip) == 0) {
+            idle_close(p, pc);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void pool_ip_wait(struct pool *p, struct pool_ip_waiter *w, const char *ip, pool_ip_fn *cb,
+                  void *data)
+{
+    snprintf(w->ip, sizeof w->ip, "%s", ip);
+    w->cb = cb;
+    w->data = data;
+    list_push_back(&p->ip_waiters, &w->link);
+}
+
+void pool_ip_cancel(struct pool *p, struct pool_ip_waiter *w)
+{
+    (void)p;
+    if (list_linked(&w->link))
+        list_remove(&w->link);
+}
+
+/* After a close: the first waiter of each address that now has room goes ahead. */
+static void on_ip_wake(struct loop_defer *d, void *data)
+{
+    (void)d;
+    struct pool *p = data;
+    struct list *it = p->ip_waiters.next;
+    while (it != &p->ip_waiters) {
+        struct pool_ip_waiter *w = list_entry(it, struct pool_ip_waiter, link);
+        it = it->next;
+        if (ip_open(p, w->ip) < p->cfg.per_ip) {
+            list_remove(&w->link);
+            w->cb(w, w->data);
+        }
+    }
+}
+
+/* ---- connections ------------------------------------------------------------------- */
+
+static void on_idle_io(struct loop_io *w, unsigned events, void *data);
+static void on_idle_timer(struct loop_timer *t, void *data);
+
+/* Makes room in the fd budget by closing the least recently used idle connection. */
+static void fit_budget(struct pool *p)
+{
+    while (p->st.open >= p->cfg.fd_budget && !list_empty(&p->lru))
+        idle_close(p, list_entry(p->lru.next, struct pool_conn, lru_link));
+}
+
+struct pool_conn *pool_conn_open(struct pool *p, struct origin *o, const struct sockaddr *sa,
+                                 loop_io_fn *cb, void *data, int *err)
+{
+    fit_budget(p);
+    struct pool_conn *pc = calloc(1, sizeof *pc);
+    if (pc == NULL) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    *err = conn_open(&pc->c, p->loop, sa, cb, data);
+    if (*err < 0) {
+        free(pc);
+        return NULL;
+    }
+    pc->pool = p;
+    pc->origin = o;
+    list_init(&pc->idle_link);
+    list_init(&pc->lru_link);
+    loop_timer_init(&pc->idle_timer, on_idle_timer, pc);
+    if (p->cfg.per_ip)
+        pc->ip = ip_take(p, pc->c.remote_ip);
+    p->st.open++;
+    p->st.opened++;
+    if (p->st.open > p->st.max_open)
+        p->st.max_open = p->st.open;
+    return pc;
+}
+
+static void take_off_idle(struct pool *p, struct pool_conn *pc)
+{
+    list_remove(&pc->idle_link);
+    list_remove(&pc->lru_link);
+    pc->origin->n_idle--;
+    p->n_idle--;
+    loop_timer_stop(p->loop, &pc->idle_timer);
+}
+
+struct pool_conn *pool_checkout(struct pool *p, struct origin *o)
+{
+    if (o->n_idle == 0)
+        return NULL;
+    struct pool_conn *pc = list_entry(o->idle.next, struct pool_conn, idle_link);
+    take_off_idle(p, pc);
+    pool_update_ready(p, o);
+    return pc;
+}
+
+void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved)
+{
+    struct origin *o = pc->origin;
+    if (list_linked(&pc->idle_link))
+        take_off_idle(p, pc);
+    if (pc->ip != NULL) {
+        ip_give_back(p, pc->ip);
+        if (!list_empty(&p->ip_waiters))
+            loop_defer(p->loop, &p->ip_wake);
+    }
+    conn_close(&pc->c);
+    p->st.open--;
+    free(pc);
+    if (!keep_reserved) {
+        o->open--;
+        pool_update_ready(p, o);
+        pool_origin_unref(p, o);
+    }
+}
+
+static void idle_close(struct pool *p, struct pool_conn *pc)
+{
+    pool_close(p, pc, 0);
+}
+
+void pool_release(struct pool *p, struct pool_conn *pc)
+{
+    struct origin *o = pc->origin;
+    if (p->cfg.max_idle == 0) {
+        pool_close(p, pc, 0);
+        return;
+    }
+    while (p->n_idle >= p->cfg.max_idle)
+        idle_close(p, list_entry(p->lru.next, struct pool_conn, lru_link));
+    pc->requests++;
+    list_push_front(&o->idle, &pc->idle_link);
+    list_push_back(&p->lru, &pc->lru_link);
+    o->n_idle++;
+    p->n_idle++;
+    conn_set_owner(&pc->c, on_idle_io, pc);
+    loop_timer_start(p->loop, &pc->idle_timer, p->cfg.idle_timeout_ms);
+    pool_update_ready(p, o);
+}
+
+/* An idle connection spoke. For TLS that may be a session ticket or a key update, which
+ * conn_recv consumes (CONN_AGAIN); anything else ends the connection: EOF, an error,
+ * or response bytes nobody asked for (PATTERNS.md, OpenSSL pitfall 11). */
+static void on_idle_io(struct loop_io *w, unsigned events, void *data)
+{
+    (void)w;
+    (void)events;
+    struct pool_conn *pc = data;
+    char tmp[512];
+    ssize_t n = conn_recv(&pc->c, tmp, sizeof tmp);
+    if (n != CONN_AGAIN)
+        idle_close(pc->pool, pc);
+}
+
+static void on_idle_timer(struct loop_timer *t, void *data)
+{
+    (void)t;
+    struct pool_conn *pc = data;
+    idle_close(pc->pool, pc);
+}
+
+void pool_get_stats(const struct pool *p, struct pool_stats *st)
+{
+    *st = p->st;
+}
+
+void pool_free(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    while (!list_empty(&p->lru))
+        idle_close(p, list_entry(p->lru.next, struct pool_conn, lru_link));
+    loop_defer_cancel(p->loop, &p->ip_wake);
+    for (size_t i = 0; i < p->nbuckets; i++) {
+        struct origin *o = p->buckets[i];
+        while (o != NULL) {
+            struct origin *next = o->next_in_bucket;
+            free(o->key);
+            free(o);
+            o = next;
+        }
+    }
+    for (size_t i = 0; i < p->nip_buckets; i++) {
+        struct ip_count *c = p->ip_buckets[i];
+        while (c != NULL) {
+            struct ip_count *next = c->next;
+            free(c);
+            c = next;
+        }
+    }
+    free(p->buckets);
+    free(p->ip_buckets);
+    free(p);
+}

@@ -1,0 +1,128 @@
+/*
+ * pool.h -- origins and their connections: the keep-alive pool, the per-host and
+ * per-IP caps, and adaptive politeness.
+ *
+ * An origin is scheme + host + port. It counts its open connections (busy, idle and
+ * still connecting), keeps its idle ones most recently used first, and holds the
+ * requests waiting for it. `allowed` is how many connections it may have open: the
+ * --per-host cap, halved when the origin pushes back (429, 503, a reset) and grown by
+ * one per success, so a struggling site gets fewer parallel requests, not more.
+ *
+ * Idle connections are watched by the pool: a TLS connection keeps being read through
+ * TLS while idle (session tickets, close_notify), anything else that arrives (EOF,
+ * unsolicited bytes, an error) closes it. Each has an idle timer (--idle-timeout), and
+ * all of them together are capped (--max-idle, least recently used closed first).
+ *
+ * Ownership: the pool owns origins and pool_conns. A request borrows a pool_conn from
+ * pool_checkout (an idle one) or pool_conn_new (a fresh one) and gives it back with
+ * pool_release (keep it) or pool_close (drop it); between the two, the connection's
+ * watcher belongs to the request. Origins live while anything refers to them: open
+ * connections or waiting requests; an empty one is freed.
+ */
+#ifndef SALVO_POOL_H
+#define SALVO_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "list.h"
+#include "loop.h"
+
+struct pool;
+
+struct origin {
+    struct origin *next_in_bucket; /* hash chain */
+    char *key;                     /* "https://host:port" */
+    struct list idle;              /* idle pool_conns, most recently used first */
+    size_t n_idle;
+    size_t open;         /* connections open or being opened (busy + idle) */
+    size_t allowed;      /* adaptive cap: 1 .. per_host */
+    struct list waiting; /* requests waiting for this origin, FIFO */
+    size_t n_waiting;
+    struct list ready; /* in pool->ready while it has waiters and room */
+};
+
+struct pool_conn {
+    struct conn c; /* the connection itself */
+    struct pool *pool;
+    struct origin *origin;
+    struct list idle_link;        /* in origin->idle while idle */
+    struct list lru_link;         /* in pool->lru while idle, oldest first */
+    struct loop_timer idle_timer; /* --idle-timeout */
+    struct ip_count *ip;          /* its remote IP's counter (--per-ip), or NULL */
+    uint64_t requests;            /* requests served, for `reused` */
+};
+
+struct pool_config {
+    size_t per_host; /* 0: no cap */
+    size_t per_ip;   /* 0: no cap */
+    size_t max_idle; /* idle connections kept in all */
+    uint64_t idle_timeout_ms;
+    size_t fd_budget; /* connections open at once, at most */
+};
+
+struct pool_stats {
+    size_t open;     /* connections open now */
+    size_t max_open; /* the most at once */
+    uint64_t opened; /* connections started */
+};
+
+int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg);
+void pool_free(struct pool *p); /* closes every idle connection; no busy one may remain */
+
+/* The origin for a parsed URL's scheme, host and port, created if needed (NULL on OOM). */
+struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port);
+/* Frees the origin if nothing refers to it any more. */
+void pool_origin_unref(struct pool *p, struct origin *o);
+
+/* Origins with waiting requests and room for one more, in round-robin order. */
+struct origin *pool_next_ready(struct pool *p);
+/* Re-evaluates whether o belongs on the ready list (after its waiters or room changed). */
+void pool_update_ready(struct pool *p, struct origin *o);
+/* Moves o to the back of the ready list: the next grant goes to another origin. */
+void pool_rotate(struct pool *p, struct origin *o);
+int pool_has_room(const struct pool *p, const struct origin *o);
+
+/* Takes the most recently used idle connection of o (NULL when none); the caller
+ * installs its own watcher callback with conn_set_owner. */
+struct pool_conn *pool_checkout(struct pool *p, struct origin *o);
+/* Reserves room for a new connection of o (counted in o->open until pool_close or
+ * pool_unreserve). */
+void pool_reserve(struct pool *p, struct origin *o);
+void pool_unreserve(struct pool *p, struct origin *o);
+
+/* Per-IP cap (--per-ip). A request whose address is at the cap waits on the pool
+ * (holding its slot: it has already resolved and chosen the address) and is called back
+ * once, from a deferred callback, when a connection to that address closes. An idle
+ * connection to the address is closed first when that makes room. */
+struct pool_ip_waiter;
+typedef void pool_ip_fn(struct pool_ip_waiter *w, void *data);
+struct pool_ip_waiter {
+    struct list link; /* in pool->ip_waiters */
+    char ip[64];
+    pool_ip_fn *cb;
+    void *data;
+};
+int pool_ip_has_room(struct pool *p, const char *ip);
+void pool_ip_wait(struct pool *p, struct pool_ip_waiter *w, const char *ip, pool_ip_fn *cb,
+                  void *data);
+void pool_ip_cancel(struct pool *p, struct pool_ip_waiter *w);
+
+/* Starts a connection for o (whose room was reserved) to sa; events go to cb(data).
+ * Returns the connection or NULL with *err set to -errno. */
+struct pool_conn *pool_conn_open(struct pool *p, struct origin *o, const struct sockaddr *sa,
+                                 loop_io_fn *cb, void *data, int *err);
+/* Gives a connection back for reuse after a complete keep-alive response. */
+void pool_release(struct pool *p, struct pool_conn *pc);
+/* Closes a connection; its origin keeps its room reserved when keep_reserved is set
+ * (the request will open another one: a stale keep-alive replay). */
+void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved);
+
+/* Adaptive politeness: the origin pushed back, or answered well. */
+void pool_origin_backoff(struct pool *p, struct origin *o);
+void pool_origin_success(struct pool *p, struct origin *o);
+
+void pool_get_stats(const struct pool *p, struct pool_stats *st);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * redirect.c -- applying a 3xx answer to a request. See redirect.h.
+ */
+#include "redirect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine.h"
+
+int redirect_status(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Whether a "Name: value" header line has one of the given names. */
+static int header_named(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* Credentials meant for one host must not travel to another (curl does the same). */
+static void drop_credentials(struct req *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->headers_len; i++) {
+        if (header_named(r->headers[i], "Authorization") || header_named(r->headers[i], "Cookie"))
+            free(r->headers[i]);
+        else
+            r->headers[kept++] = r->headers[i];
+    }
+    r->headers_len = kept;
+}
+
+static int becomes_get(int status, const char *method)
+{
+    if (status == 303)
+        return strcmp(method, "HEAD") != 0;
+    return (status == 301 || status == 302) && strcmp(method, "POST") == 0;
+}
+
+salvo_err_t redirect_apply(struct req *r, int status, const char *location, char *msg,
+                           size_t msglen)
+{
+    if (r->redirects >= r->eng->cfg.max_redirs) {
+        snprintf(msg, msglen, "more than %d redirects", r->eng->cfg.max_redirs);
+        return SALVO_E_REDIRECT_LIMIT;
+    }
+    if (location == NULL || *location == '\0') {
+        snprintf(msg, msglen, "a %d answer without a Location", status);
+        return SALVO_E_BAD_REDIRECT;
+    }
+    char *next = url_resolve(&r->url, location);
+    struct url u;
+    char why[128];
+    if (next == NULL || url_parse(next, &u, why, sizeof why) != SALVO_E_OK) {
+        snprintf(msg, msglen, "unusable Location '%.150s'", location);
+        free(next);
+        return SALVO_E_BAD_REDIRECT;
+    }
+    if (becomes_get(status, r->method)) {
+        char *get = strdup("GET");
+        if (get == NULL) {
+            url_free(&u);
+            free(next);
+            snprintf(msg, msglen, "out of memory");
+            return SALVO_E_RESOURCE;
+        }
+        free(r->method);
+        r->method = get;
+        free(r->body);
+        r->body = NULL;
+        r->body_len = 0;
+        r->is_head = 0;
+        r->idempotent = 1;
+    }
+    if (strcmp(u.host, r->url.host) != 0)
+        drop_credentials(r);
+    url_free(&r->url);
+    r->url = u;
+    free(r->final_url);
+    r->final_url = next;
+    r->redirects++;
+    return SALVO_E_OK;
+}

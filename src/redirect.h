@@ -1,0 +1,26 @@
+/*
+ * redirect.h -- following 3xx answers (-L): the new URL, the method and body rules of
+ * RFC 9110 15.4 as browsers and curl apply them, and the credentials that must not
+ * follow a redirect to another host.
+ */
+#ifndef SALVO_REDIRECT_H
+#define SALVO_REDIRECT_H
+
+#include <stddef.h>
+
+#include "salvo.h"
+
+struct req;
+
+/* 301, 302, 303, 307 and 308: the answers that name another location to fetch. */
+int redirect_status(int status);
+
+/* Points r at the Location of a `status` answer: resolves it against r's URL, switches
+ * 301/302/303 to GET without a body (303 for every method but HEAD; 301/302 for POST),
+ * keeps method and body for 307/308, and drops Authorization and Cookie when the host
+ * changes. Returns SALVO_E_OK, or SALVO_E_BAD_REDIRECT / SALVO_E_REDIRECT_LIMIT /
+ * SALVO_E_RESOURCE with the reason in msg; r is unchanged on failure. */
+salvo_err_t redirect_apply(struct req *r, int status, const char *location, char *msg,
+                           size_t msglen);
+
+#endif

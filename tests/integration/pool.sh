@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The keep-alive pool and the per-origin limits: reuse, the per-host cap counted on the
+# server side, idle connections closed by the server, --no-keepalive, per-IP caps and
+# adaptive politeness.
+. "$(dirname "$0")/../lib.sh"
+start_testd pool || exit 1
+U="http://127.0.0.1:$TESTD_PORT"
+out=$T_DIR/out.jsonl
+accepts() { curl -s "http://127.0.0.1:$1/__stats" | jq .accepts; }
+
+# 1,000 requests to one origin with --per-host 4: at most 4 connections were accepted.
+for i in $(seq 1 1000); do echo "$U/size/1000"; done >"$T_DIR/1000.txt"
+"$SALVO" -c 50 --per-host 4 -i "$T_DIR/1000.txt" --stats >"$out" 2>"$T_DIR/stats"
+check_eq "1,000 requests, one origin: all ok" 1000 "$(jq_count '.ok' "$out")"
+a=$(($(accepts "$TESTD_PORT") - 1)) # minus the /__stats request itself
+check_le "--per-host 4: the server accepted at most 4 connections" "$a" 4
+check "... and at least 1" test "$a" -ge 1
+check_le "... salvo opened at most 4" "$(tail -1 "$T_DIR/stats" | jq .connections_opened)" 4
+check_eq "... and says so in the record (reused on all but the first ones)" \
+    "$((1000 - $(tail -1 "$T_DIR/stats" | jq .connections_opened)))" "$(jq_count '.reused' "$out")"
+check_eq "a reused connection has no dns/connect phase" 0 \
+    "$(jq_count '.reused and (.connect_ms != null or .dns_ms != null)' "$out")"
+
+# --no-keepalive: every request on a connection of its own, announced to the server.
+start_testd nokeep || exit 1
+for i in $(seq 1 20); do echo "http://127.0.0.1:$TESTD_PORT/"; done >"$T_DIR/20.txt"
+"$SALVO" -c 5 --no-keepalive -i "$T_DIR/20.txt" >"$out"
+check_eq "--no-keepalive: 20 requests, 20 connections" 20 $(($(accepts "$TESTD_PORT") - 1))
+check_eq "... none reused" 0 "$(jq_count '.reused' "$out")"
+want=$(printf 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nConnection: close\r\n\r\n' \
+    "$TESTD_PORT" "$("$SALVO" --version | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)
+check_eq "... and each request says Connection: close" "$want" \
+    "$("$SALVO" --no-keepalive --hash "http://127.0.0.1:$TESTD_PORT/echo" | jq -r .sha256)"
+
+# A server that closes idle connections after 1 s: a pause of 2 s loses nothing. With
+# -c 1, the 2.5 s request to another origin keeps the first origin's connection idle.
+start_testd idle --idle-close 1 || exit 1
+I="http://127.0.0.1:$TESTD_PORT"
+"$SALVO" -c 1 --idle-timeout 30 "$I/" "$I/" "$U/delay/2500" "$I/" "$I/" >"$out"
+check_eq "idle connections closed by the server: 100% success across a 2 s pause" 5 \
+    "$(jq_count '.ok' "$out")"
+check_eq "... the request after the pause did not reuse the dead connection as an attempt" \
+    "1 1 1 1 1" "$(jq -r .attempts "$out" | tr '\n' ' ' | sed 's/ $//')"
+
+# --idle-timeout: salvo's own idle limit closes the connection first.
+start_testd idle2 || exit 1
+I2="http://127.0.0.1:$TESTD_PORT"
+"$SALVO" -c 1 --idle-timeout 0.3 "$I2/" "$U/delay/800" "$I2/" >"$out"
+check_eq "--idle-timeout 0.3: the connection idle for 0.8 s was not reused" \
+    "false" "$(jq -r "select(.index == 2) | .reused" "$out")"
+check_eq "... so the server saw two connections" 2 $(($(accepts "$TESTD_PORT") - 1))
+
+# --max-idle 0 keeps nothing.
+start_testd maxidle || exit 1
+"$SALVO" -c 1 --max-idle 0 "http://127.0.0.1:$TESTD_PORT/" "http://127.0.0.1:$TESTD_PORT/" >"$out"
+check_eq "--max-idle 0: no reuse" 0 "$(jq_count '.reused' "$out")"
+
+# --per-ip: two origins (names) on one address share its cap.
+start_testd perip --delay-all 300 || exit 1
+for i in $(seq 1 6); do
+    echo "http://a.test:$TESTD_PORT/"
+    echo "http://b.test:$TESTD_PORT/"
+done >"$T_DIR/ip.txt"
+"$SALVO" -c 20 --per-ip 2 --resolve "a.test:$TESTD_PORT:127.0.0.1" \
+    --resolve "b.test:$TESTD_PORT:127.0.0.1" -i "$T_DIR/ip.txt" >"$out"
+check_eq "--per-ip 2: all ok" 12 "$(jq_count '.ok' "$out")"
+check_eq "... the address never had more than 2 requests at once" 2 \
+    "$(curl -s "http://127.0.0.1:$TESTD_PORT/__stats" | jq .max_active)"
+
+# 503 answers are retried (and the origin's allowed concurrency halves meanwhile).
+start_testd polite --delay-all 100 || exit 1
+for i in $(seq 1 24); do echo "http://127.0.0.1:$TESTD_PORT/flaky/k$i/1/503"; done >"$T_DIR/p.txt"
+"$SALVO" -c 50 --per-host 8 --retry 1 --retry-backoff 0.01 -i "$T_DIR/p.txt" >"$out"
+check_eq "503 answers retried: all recover" 24 "$(jq_count '.ok and .attempts == 2' "$out")"
+
+finish
