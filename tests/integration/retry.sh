@@ -49,4 +49,44 @@ check_le "the second URL waited only for the first attempt, not the backoffs" \
     "$(jq -r 'select(.index == 1) | .queue_ms' "$T_DIR/o")" 50
 check_eq "... and finished first" "1 0" "$(jq -r .index "$T_DIR/o" | tr '\n' ' ' | sed 's/ $//')"
 
+# HTTP answers that say "later": 429, 502, 503, 504.
+r=$("$SALVO" --retry 2 --retry-backoff 0.05 "$U/flaky/h1/2/503")
+check_eq "503 twice then 200: 3 attempts, status 200" "3 200 true null" \
+    "$(jq -r '"\(.attempts) \(.status) \(.ok) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 1 --retry-backoff 0.05 "$U/flaky/h2/5/502")
+check_eq "retries used up: the last answer is final, error null" "2 502 false null" \
+    "$(jq -r '"\(.attempts) \(.status) \(.ok) \(.error)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff 0.05 "$U/flaky/h3/1/500")
+check_eq "500 is not retried" "1 500" "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff 0.05 -d x "$U/flaky/h4/1/503")
+check_eq "a POST answered 503 is not retried" "1 503" "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+
+# Retry-After replaces the backoff: seconds, and an HTTP-date.
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 --attempt-log "$U/retry-after/r1/1/1")
+check_eq "Retry-After: 1 is honoured: 2 attempts, then 200" "2 200" \
+    "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+check_le "... the gap between the attempts was at least 1 s" 1000 \
+    "$(jq -r '.attempts_log[0].backoff_ms' <<<"$r")"
+check_le "... and the whole request took at least 1 s" 1000 "$(jq -r .total_ms <<<"$r")"
+date=$(date -u -d '+2 seconds' '+%a, %d %b %Y %H:%M:%S GMT' | sed 's/ /%20/g; s/,/%2C/g')
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 --attempt-log "$U/retry-after/r2/1/$date")
+check_eq "Retry-After as an HTTP-date is honoured" "2 200" \
+    "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+check_le "... waiting until about that date" 900 "$(jq -r '.attempts_log[0].backoff_ms' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff-max 2 "$U/retry-after/r3/1/60")
+check_eq "Retry-After over --retry-backoff-max ends the retries with that answer" "1 503" \
+    "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-max-time 0.5 "$U/retry-after/r4/1/1")
+check_eq "Retry-After past --retry-max-time ends the retries too" "1 503" \
+    "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
+
+# --attempt-log: retries never hide a failure.
+r=$("$SALVO" --retry 2 --retry-backoff 0.01 --attempt-log "$U/flaky-reset/al/1")
+check_eq "--attempt-log shows the failed attempt and the good one" "reset null" \
+    "$(jq -r '[.attempts_log[].error] | map(tostring) | join(" ")' <<<"$r")"
+check_eq "... with their statuses and addresses" "null 200 127.0.0.1" \
+    "$(jq -r '"\(.attempts_log[0].status) \(.attempts_log[1].status) \(.attempts_log[1].remote_ip)"' <<<"$r")"
+check_eq "without --attempt-log the field is null" null \
+    "$("$SALVO" "$U/" | jq -r .attempts_log)"
+
 finish

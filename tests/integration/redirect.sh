@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Redirects with -L: method and body rules, relative and absolute Location, credentials
+# dropped for another host, the limit, and bad Locations.
+. "$(dirname "$0")/../lib.sh"
+start_testd redir || exit 1
+U="http://127.0.0.1:$TESTD_PORT"
+P=$TESTD_PORT
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+ver=$("$SALVO" --version | cut -d' ' -f2)
+sha() { printf "$@" | sha256sum | cut -d' ' -f1; }
+
+r=$("$SALVO" "$U/redirect/302?to=$(enc /size/10)")
+check_eq "without -L the 3xx is the final response" "302 true null 0" \
+    "$(jq -r '"\(.status) \(.ok) \(.final_url) \(.redirects)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302?to=$(enc /size/10)")
+check_eq "-L follows a relative Location" "200 10 $U/size/10 1" \
+    "$(jq -r '"\(.status) \(.bytes) \(.final_url) \(.redirects)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/301?to=$(enc "http://localhost:$P/size/20")")
+check_eq "-L follows an absolute Location to another host" "200 20 http://localhost:$P/size/20" \
+    "$(jq -r '"\(.status) \(.bytes) \(.final_url)"' <<<"$r")"
+r=$("$SALVO" -L "$U/size/5")
+check_eq "with -L and no redirect, final_url is the URL" "$U/size/5 0" \
+    "$(jq -r '"\(.final_url) \(.redirects)"' <<<"$r")"
+
+# Method rules: 301/302/303 turn POST into GET without a body; 307/308 keep both.
+for code in 301 302 303; do
+    r=$("$SALVO" -L --hash -d 'a=1' "$U/redirect/$code?to=$(enc /echo)")
+    check_eq "$code turns POST into GET without a body" \
+        "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\n\r\n' "$P" "$ver")" \
+        "$(jq -r .sha256 <<<"$r")"
+done
+for code in 307 308; do
+    r=$("$SALVO" -L --hash -d 'a=1' "$U/redirect/$code?to=$(enc /echo)")
+    check_eq "$code keeps POST and its body" \
+        "$(sha 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nContent-Length: 3\r\n\r\na=1' "$P" "$ver")" \
+        "$(jq -r .sha256 <<<"$r")"
+done
+r=$("$SALVO" -L --hash -X PUT -d 'a=1' "$U/redirect/303?to=$(enc /echo)")
+check_eq "303 turns PUT into GET too" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\n\r\n' "$P" "$ver")" \
+    "$(jq -r .sha256 <<<"$r")"
+
+# Credentials stay with their host.
+hdrs=(-H 'Authorization: Bearer secret' -H 'Cookie: id=1' -H 'X-Keep: yes')
+r=$("$SALVO" -L --hash "${hdrs[@]}" "$U/redirect/302?to=$(enc "http://localhost:$P/echo")")
+check_eq "a redirect to another host drops Authorization and Cookie" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
+    "$(jq -r .sha256 <<<"$r")"
+r=$("$SALVO" -L --hash "${hdrs[@]}" "$U/redirect/302?to=$(enc /echo)")
+check_eq "... and a redirect to the same host keeps them" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAuthorization: Bearer secret\r\nCookie: id=1\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
+    "$(jq -r .sha256 <<<"$r")"
+
+# The limit and bad Locations.
+loop="$U/redirect/302?to=$(enc "/redirect/302?to=$(enc /redirect/302?to=/)")"
+r=$("$SALVO" -L --max-redirs 1 "$loop")
+check_eq "more than --max-redirs is redirect_limit" "redirect_limit 302 1" \
+    "$(jq -r '"\(.error) \(.status) \(.redirects)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302")
+check_eq "a missing Location is bad_redirect" "bad_redirect 302" \
+    "$(jq -r '"\(.error) \(.status)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302?to=$(enc 'ftp://example.test/x')")
+check_eq "a non-http(s) Location is bad_redirect" "bad_redirect" "$(jq -r .error <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302?to=$(enc 'http://[bad')")
+check_eq "a malformed Location is bad_redirect" "bad_redirect" "$(jq -r .error <<<"$r")"
+
+finish
