@@ -38,7 +38,7 @@ CLI_LIB_OBJS := $(filter-out $(B)/obj/cli/main.o,$(CLI_OBJS))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
-API_SRCS := $(wildcard tests/api/*.c)
+API_SRCS := $(wildcard tests/api/test_*.c)
 API_BINS := $(API_SRCS:tests/api/%.c=$(B)/tests/api_%)
 TESTD_SRCS := $(wildcard tests/server/*.c)
 
@@ -102,7 +102,7 @@ $(B)/tests/test_%: tests/unit/test_%.c $(B)/libsalvo.a $(CLI_LIB_OBJS)
 	    $(B)/libsalvo.a $(LDLIBS) -lcmocka
 
 # API tests see only include/salvo.h, like any application.
-$(B)/tests/api_%: tests/api/%.c $(B)/libsalvo.a
+$(B)/tests/api_%: tests/api/%.c tests/api/peer.h $(B)/libsalvo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -Iinclude -o $@ $< $(B)/libsalvo.a $(LDLIBS) -lcmocka
 

@@ -20,48 +20,24 @@
 
 #include <salvo.h>
 
-static pid_t testd_pid;
-static int testd_port;
+#include "peer.h"
+
+static struct peer testd;
 static char base[64];
 
 static int start_testd(void **state)
 {
     (void)state;
-    const char *b = getenv("SALVO_BUILD");
-    char bin[512], pf[] = "/tmp/salvo-api-port.XXXXXX";
-    snprintf(bin, sizeof bin, "%s/testd", b ? b : "build");
-    int fd = mkstemp(pf);
-    if (fd < 0)
+    if (peer_start(&testd, NULL) < 0)
         return -1;
-    close(fd);
-    unlink(pf);
-    testd_pid = fork();
-    if (testd_pid == 0) {
-        execl(bin, bin, "--port-file", pf, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && testd_port == 0; i++) { /* at most 10 s */
-        FILE *fp = fopen(pf, "r");
-        if (fp != NULL) {
-            if (fscanf(fp, "%d", &testd_port) != 1)
-                testd_port = 0;
-            fclose(fp);
-        }
-        if (testd_port == 0)
-            usleep(50000);
-    }
-    unlink(pf);
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd_port);
-    return testd_port > 0 ? 0 : -1;
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd.port);
+    return 0;
 }
 
 static int stop_testd(void **state)
 {
     (void)state;
-    if (testd_pid > 0) {
-        kill(testd_pid, SIGTERM);
-        waitpid(testd_pid, NULL, 0);
-    }
+    peer_stop(&testd);
     return 0;
 }
 
