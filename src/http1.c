@@ -105,7 +105,7 @@ static int write_default(struct buf *out, const struct http1_request *req, const
     return buf_printf(out, "%s: %s\r\n", name, value);
 }
 
-static const char *const default_names[] = {"Host", "User-Agent", "Accept"};
+static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding"};
 
 static int is_default(const char *line)
 {
@@ -131,6 +131,8 @@ static int write_head(struct buf *out, const struct http1_request *req)
         rc = write_default(out, req, "User-Agent", req->user_agent);
     if (rc == 0)
         rc = write_default(out, req, "Accept", "*/*");
+    if (rc == 0)
+        rc = write_default(out, req, "Accept-Encoding", req->compressed ? "gzip, deflate" : NULL);
     /* Defaults the user replaced were written in the defaults' place (Host first). */
     for (i = 0; rc == 0 && i < req->headers_len; i++)
         if (!is_default(req->headers[i]))
@@ -297,25 +299,41 @@ static int on_headers_complete(llhttp_t *p)
      * for a 204 or 304's Content-Length bytes: tell it there is no body. */
     if (h->is_head || s == 204 || s == 304)
         return 1;
+    /* A coding salvo does not know (br, several at once) is kept as it came. */
+    int kind = decode_kind_parse(h->content_encoding);
+    if (kind > DECODE_IDENTITY && (h->dec = decoder_new((enum decode_kind)kind)) == NULL)
+        return set_error(h, SALVO_E_RESOURCE, "out of memory for the body decoder");
+    return 0;
+}
+
+/* Takes decoded body bytes: the cap, the count and the hash are about them, so that a
+ * decompression bomb stops at --max-filesize (decode.h). Returns non-zero to stop. */
+static int body_sink(void *ctx, const char *data, size_t len)
+{
+    struct http1 *h = ctx;
+    char msg[64];
+
+    if (len > h->max_body - h->bytes) {
+        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
+        return set_error(h, SALVO_E_TOO_LARGE, msg);
+    }
+    h->bytes += len;
+    if (h->sha != NULL && EVP_DigestUpdate(h->sha, data, len) != 1)
+        return set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
     return 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct http1 *h = p->data;
-    const char *out = at; /* decoded bytes: the content decoder will produce them here */
-    size_t out_len = len;
-    char msg[64];
 
     h->wire_bytes += len;
-    if (out_len > h->max_body - h->bytes) {
-        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
-        return set_error(h, SALVO_E_TOO_LARGE, msg);
-    }
-    h->bytes += out_len;
-    if (h->sha != NULL && EVP_DigestUpdate(h->sha, out, out_len) != 1)
-        return set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
-    return 0;
+    if (h->dec == NULL)
+        return body_sink(h, at, len);
+    int rc = decoder_feed(h->dec, at, len, body_sink, h);
+    if (rc == DECODE_ERROR)
+        return set_error(h, SALVO_E_DECODE, decoder_message(h->dec));
+    return rc == DECODE_STOPPED ? HPE_USER : 0; /* the sink recorded why */
 }
 
 /* Frees the copied header values (the final response's, or a 1xx's leftovers). */
@@ -339,6 +357,8 @@ static int on_message_complete(llhttp_t *p)
         clear_values(h);
         return 0;
     }
+    if (h->dec != NULL && decoder_finish(h->dec) != 0)
+        return set_error(h, SALVO_E_DECODE, decoder_message(h->dec));
     h->keep_alive = llhttp_should_keep_alive(p);
     h->done = 1;
     return HPE_PAUSED; /* stop exactly at the message boundary */
@@ -375,6 +395,8 @@ int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash)
 {
     http1_global_init();
     clear_values(h);
+    decoder_free(h->dec);
+    h->dec = NULL;
     buf_reset(&h->field);
     buf_reset(&h->value);
     if (hash && h->sha == NULL && (h->sha = EVP_MD_CTX_new()) == NULL)
@@ -462,6 +484,8 @@ enum http1_rc http1_eof(struct http1 *h)
         return HTTP1_ERROR;
     }
     err = llhttp_finish(&h->parser);
+    if (h->err != SALVO_E_OK)
+        return HTTP1_ERROR; /* a callback inside llhttp_finish failed (decode, say) */
     if (err == HPE_PAUSED || (err == HPE_OK && h->done)) {
         h->keep_alive = 0; /* set by on_message_complete; the connection is gone anyway */
         return HTTP1_DONE;
@@ -491,6 +515,8 @@ void http1_sha256_hex(struct http1 *h, char out[65])
 void http1_end(struct http1 *h)
 {
     clear_values(h);
+    decoder_free(h->dec);
+    h->dec = NULL;
     EVP_MD_CTX_free(h->sha);
     h->sha = NULL;
     buf_free(&h->field);

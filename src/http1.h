@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "decode.h"
 #include "salvo.h"
 #include "url.h"
 
@@ -39,6 +40,7 @@ struct http1_request {
     const void *body; /* NULL for none */
     size_t body_len;
     int keepalive; /* 0: send "Connection: close" */
+    int compressed; /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
 };
 
 /* Serialises the request into out. Returns 0 or negative errno. A header line holding
@@ -73,6 +75,7 @@ struct http1 {
     char *location;         /* Location, malloc'd, NULL when absent */
     char *retry_after;      /* Retry-After, malloc'd, NULL when absent */
     char *content_encoding; /* Content-Encoding, malloc'd, NULL when absent */
+    struct decoder *dec;    /* gzip/deflate decoder of the body, NULL for identity */
 };
 
 /* One-time set-up of the shared llhttp settings; idempotent. */

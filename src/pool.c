@@ -258,7 +258,8 @@ void pool_ip_cancel(struct pool *p, struct pool_ip_waiter *w)
         list_remove(&w->link);
 }
 
-/* After a close: the first waiter of each address that now has room goes ahead. */
+/* After a connection to some address closed or went idle: waiters whose address now
+ * has room (or an idle connection to give up) go ahead, oldest first. */
 static void on_ip_wake(struct loop_defer *d, void *data)
 {
     (void)d;
@@ -267,9 +268,10 @@ static void on_ip_wake(struct loop_defer *d, void *data)
     while (it != &p->ip_waiters) {
         struct pool_ip_waiter *w = list_entry(it, struct pool_ip_waiter, link);
         it = it->next;
-        if (ip_open(p, w->ip) < p->cfg.per_ip) {
+        if (pool_ip_has_room(p, w->ip)) {
             list_remove(&w->link);
             w->cb(w, w->data);
+            it = p->ip_waiters.next; /* the callback may have changed the list */
         }
     }
 }
@@ -375,6 +377,10 @@ void pool_release(struct pool *p, struct pool_conn *pc)
     conn_set_owner(&pc->c, on_idle_io, pc);
     loop_timer_start(p->loop, &pc->idle_timer, p->cfg.idle_timeout_ms);
     pool_update_ready(p, o);
+    /* An idle connection still counts against its address: a request waiting for room
+     * there may take its place. */
+    if (pc->ip != NULL && !list_empty(&p->ip_waiters))
+        loop_defer(p->loop, &p->ip_wake);
 }
 
 /* An idle connection spoke. For TLS that may be a session ticket or a key update, which

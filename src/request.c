@@ -516,6 +516,7 @@ static void start_send(struct req *r)
         .body = r->body,
         .body_len = r->body_len,
         .keepalive = eng->cfg.keepalive,
+        .compressed = 1,
     };
     buf_reset(&x->wire);
     int rc = http1_write_request(&x->wire, &hr);

@@ -48,13 +48,13 @@ check_eq "204 and 304 complete with no body" "204 304 " "$r"
 "$SALVO" -X PUT -H 'X-Salvo-Test: yes' -H 'User-Agent: probe/1' -d 'name=value' --hash \
     "$U/echo" -o "$T_DIR/rec.jsonl"
 check_eq "-o writes the records to a file" 1 "$(wc -l <"$T_DIR/rec.jsonl")"
-want=$(printf 'PUT /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: probe/1\r\nAccept: */*\r\nX-Salvo-Test: yes\r\nContent-Length: 10\r\n\r\nname=value' "$TESTD_PORT" | sha256sum | cut -d' ' -f1)
+want=$(printf 'PUT /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: probe/1\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nX-Salvo-Test: yes\r\nContent-Length: 10\r\n\r\nname=value' "$TESTD_PORT" | sha256sum | cut -d' ' -f1)
 check_eq "the request on the wire: method, Host, -H replacing User-Agent, body" "$want" \
     "$(jq -r .sha256 "$T_DIR/rec.jsonl")"
-want=$(printf 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\n\r\n' "$TESTD_PORT" "$("$SALVO" --version | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)
+want=$(printf 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n' "$TESTD_PORT" "$("$SALVO" --version | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)
 check_eq "a plain GET sends salvo's User-Agent" "$want" "$("$SALVO" --hash "$U/echo" | jq -r .sha256)"
 ver=$("$SALVO" --version | cut -d' ' -f2)
-want=$(printf 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nContent-Length: 1\r\n\r\nx' "$TESTD_PORT" "$ver" | sha256sum | cut -d' ' -f1)
+want=$(printf 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 1\r\n\r\nx' "$TESTD_PORT" "$ver" | sha256sum | cut -d' ' -f1)
 check_eq "-d without -X is a POST" "$want" "$("$SALVO" -d x --hash "$U/echo" | jq -r .sha256)"
 
 # Inputs: arguments first, then the file; blank and # lines skipped; indexes in order.

@@ -27,7 +27,7 @@ for i in $(seq 1 20); do echo "http://127.0.0.1:$TESTD_PORT/"; done >"$T_DIR/20.
 "$SALVO" -c 5 --no-keepalive -i "$T_DIR/20.txt" >"$out"
 check_eq "--no-keepalive: 20 requests, 20 connections" 20 $(($(accepts "$TESTD_PORT") - 1))
 check_eq "... none reused" 0 "$(jq_count '.reused' "$out")"
-want=$(printf 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nConnection: close\r\n\r\n' \
+want=$(printf 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nConnection: close\r\n\r\n' \
     "$TESTD_PORT" "$("$SALVO" --version | cut -d' ' -f2)" | sha256sum | cut -d' ' -f1)
 check_eq "... and each request says Connection: close" "$want" \
     "$("$SALVO" --no-keepalive --hash "http://127.0.0.1:$TESTD_PORT/echo" | jq -r .sha256)"

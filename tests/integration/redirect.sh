@@ -26,29 +26,29 @@ check_eq "with -L and no redirect, final_url is the URL" "$U/size/5 0" \
 for code in 301 302 303; do
     r=$("$SALVO" -L --hash -d 'a=1' "$U/redirect/$code?to=$(enc /echo)")
     check_eq "$code turns POST into GET without a body" \
-        "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\n\r\n' "$P" "$ver")" \
+        "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n' "$P" "$ver")" \
         "$(jq -r .sha256 <<<"$r")"
 done
 for code in 307 308; do
     r=$("$SALVO" -L --hash -d 'a=1' "$U/redirect/$code?to=$(enc /echo)")
     check_eq "$code keeps POST and its body" \
-        "$(sha 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nContent-Length: 3\r\n\r\na=1' "$P" "$ver")" \
+        "$(sha 'POST /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 3\r\n\r\na=1' "$P" "$ver")" \
         "$(jq -r .sha256 <<<"$r")"
 done
 r=$("$SALVO" -L --hash -X PUT -d 'a=1' "$U/redirect/303?to=$(enc /echo)")
 check_eq "303 turns PUT into GET too" \
-    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\n\r\n' "$P" "$ver")" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n' "$P" "$ver")" \
     "$(jq -r .sha256 <<<"$r")"
 
 # Credentials stay with their host.
 hdrs=(-H 'Authorization: Bearer secret' -H 'Cookie: id=1' -H 'X-Keep: yes')
 r=$("$SALVO" -L --hash "${hdrs[@]}" "$U/redirect/302?to=$(enc "http://localhost:$P/echo")")
 check_eq "a redirect to another host drops Authorization and Cookie" \
-    "$(sha 'GET /echo HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: localhost:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
     "$(jq -r .sha256 <<<"$r")"
 r=$("$SALVO" -L --hash "${hdrs[@]}" "$U/redirect/302?to=$(enc /echo)")
 check_eq "... and a redirect to the same host keeps them" \
-    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAuthorization: Bearer secret\r\nCookie: id=1\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nAuthorization: Bearer secret\r\nCookie: id=1\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
     "$(jq -r .sha256 <<<"$r")"
 
 # The limit and bad Locations.

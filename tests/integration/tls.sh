@@ -174,7 +174,7 @@ check "... message names the protocol version (got: $(field .message))" \
 # ---- 6. resumption ---------------------------------------------------------------------
 # --no-keepalive: every request makes a new connection, so every one has a handshake.
 for v in "TLSv1.3 $PG" "TLSv1.2 $P12"; do
-    set -- $v
+    set -- $v # two words: the version and the port
     "$SALVO" --retry 0 -c 1 --no-keepalive "${CA[@]}" "${pin[@]}" "https://site.test:$2/body.bin" \
         "https://site.test:$2/body.bin" "https://site.test:$2/body.bin" >"$out"
     check_eq "$1: first handshake full, the next ones resumed" \

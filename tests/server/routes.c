@@ -9,22 +9,38 @@
  *
  * The per-key counters of /flaky, /flaky-reset and /retry-after live in a small hash
  * table for the lifetime of the server; each endpoint has its own key space.
+ *
+ * Compressed bodies come from a zgen: a deflate() stream fed with pattern bytes (or
+ * zeros, for the bomb) as the output is asked for. /gzip/N and /deflate/N need their
+ * Content-Length up front, so they run the zgen to the end here, into memory (bounded by
+ * MAX_ZBODY_N, and the pattern compresses about 300:1); /gzip-chunked/N and
+ * /gzip-bomb/N hand the zgen to conn.c, which pulls from it only as fast as the socket
+ * drains, so a 10 GiB bomb never costs more than the compressor's state.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "testd.h"
 
-#define MAX_SEGS      4             /* path segments an endpoint takes, name included */
-#define SEG_MAX       1024          /* longest decoded segment or query value */
-#define MAX_BODY_N    (1ULL << 50)  /* largest N of a generated body (1 PiB) */
-#define MAX_DELAY_MS  (3600 * 1000) /* /delay and ?delay= at most one hour */
-#define FLOOD_LINE    1000          /* value bytes of each /headers-flood header */
-#define FLOOD_KIB     140           /* default /headers-flood size: past 128 KiB */
-#define FLOOD_KIB_MAX (64 * 1024)   /* ?kib= at most 64 MiB of headers */
+#define MAX_SEGS      4                /* path segments an endpoint takes, name included */
+#define SEG_MAX       1024             /* longest decoded segment or query value */
+#define MAX_BODY_N    (1ULL << 50)     /* largest N of a generated body (1 PiB) */
+#define MAX_DELAY_MS  (3600 * 1000)    /* /delay and ?delay= at most one hour */
+#define FLOOD_LINE    1000             /* value bytes of each /headers-flood header */
+#define FLOOD_KIB     140              /* default /headers-flood size: past 128 KiB */
+#define FLOOD_KIB_MAX (64 * 1024)      /* ?kib= at most 64 MiB of headers */
+#define MAX_ZBODY_N   (256ULL << 20)   /* /gzip/N and /deflate/N: N at most 256 MiB (in memory) */
+#define ZGEN_IN       (64 * 1024)      /* uncompressed bytes handed to deflate() at a time */
+#define ZOUT_STEP     (64 * 1024)      /* compressed bytes gathered per step for a length */
+#define CORRUPT_GOOD  2000             /* /gzip-corrupt: pattern bytes that decode fine */
+#define CORRUPT_BAD   64               /* /gzip-corrupt: garbage bytes after them */
+#define WBITS_GZIP    (16 + MAX_WBITS) /* deflateInit2 windowBits of each format */
+#define WBITS_ZLIB    MAX_WBITS
+#define WBITS_RAW     (-MAX_WBITS)
 
 struct span {
     const char *p; /* not NUL-terminated */
@@ -161,6 +177,69 @@ static const char *reason(int code)
         if (reasons[i].code == code)
             return reasons[i].text;
     return "Status";
+}
+
+/* ---- compressed bodies ---------------------------------------------------------------- */
+
+struct zgen {
+    z_stream zs;               /* the deflate stream */
+    uint64_t left;             /* uncompressed bytes not yet handed to deflate() */
+    uint64_t pos;              /* pattern offset of the next of them */
+    int zeros;                 /* the body is zero bytes (the bomb), not the pattern */
+    int finished;              /* deflate() returned Z_STREAM_END */
+    unsigned char in[ZGEN_IN]; /* deflate()'s input; stays all zeros for the bomb */
+};
+
+/* A compressor of n body bytes in the format wbits says. Zeros use Z_RLE: runs of one
+ * byte are all it can find, and it finds them several times faster than the default
+ * strategy, at the same (best) ratio. */
+static struct zgen *zgen_new(int wbits, int zeros, uint64_t n)
+{
+    struct zgen *z = calloc(1, sizeof(*z));
+    if (!z)
+        return NULL;
+    int strategy = zeros ? Z_RLE : Z_DEFAULT_STRATEGY;
+    if (deflateInit2(&z->zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits, 8, strategy) != Z_OK) {
+        free(z);
+        return NULL;
+    }
+    z->left = n;
+    z->zeros = zeros;
+    return z;
+}
+
+void routes_zgen_free(struct zgen *z)
+{
+    if (!z)
+        return;
+    deflateEnd(&z->zs);
+    free(z);
+}
+
+ssize_t routes_zgen_read(struct zgen *z, char *dst, size_t max)
+{
+    z->zs.next_out = (unsigned char *)dst;
+    z->zs.avail_out = (uInt)max;
+    /* deflate() may swallow a lot of input before it emits a byte: go on until it does. */
+    while (z->zs.avail_out == max && !z->finished) {
+        if (z->zs.avail_in == 0 && z->left > 0) {
+            size_t n = z->left < ZGEN_IN ? z->left : ZGEN_IN;
+            if (!z->zeros)
+                routes_fill_pattern((char *)z->in, z->pos, n);
+            z->zs.next_in = z->in;
+            z->zs.avail_in = (uInt)n;
+            z->left -= n;
+            z->pos += n;
+        }
+        /* Each call has room to write and input or Z_FINISH, so it always progresses;
+         * anything but Z_OK is the end or a broken stream, never a reason to spin. */
+        int rc = deflate(&z->zs, z->left == 0 ? Z_FINISH : Z_NO_FLUSH);
+        if (rc == Z_STREAM_END)
+            z->finished = 1;
+        else if (rc != Z_OK)
+            return -EIO;
+    }
+    return (ssize_t)(max - z->zs.avail_out);
 }
 
 /* ---- reply builders ------------------------------------------------------------------- */
@@ -333,6 +412,99 @@ static int r_body(struct call *k)
     return reply_pattern(k->rp, k->rq, FRAME_LENGTH, n); /* size, head-length */
 }
 
+/* /gzip/N, /deflate/N, /deflate-raw/N: the whole body is compressed now, so that the
+ * reply can carry its Content-Length. HEAD pays for it too, to get the same length. */
+static int reply_zlength(struct call *k, int wbits, const char *coding)
+{
+    struct obuf body = {0};
+    char extra[64];
+    uint64_t n;
+    ssize_t got = 0;
+    int err = 0;
+    if (arg_num(k, 1, MAX_ZBODY_N, &n, &err))
+        return err;
+    struct zgen *z = zgen_new(wbits, 0, n);
+    if (!z)
+        return -ENOMEM;
+    do {
+        err = obuf_reserve(&body, ZOUT_STEP);
+        if (!err)
+            got = routes_zgen_read(z, body.data + body.len, ZOUT_STEP);
+        if (!err && got < 0)
+            err = (int)got;
+        if (!err)
+            body.len += got;
+    } while (!err && got > 0);
+    routes_zgen_free(z);
+    snprintf(extra, sizeof(extra), "Content-Encoding: %s\r\n", coding);
+    if (!err)
+        err = reply_head(k->rp, k->rq, 200, extra, FRAME_LENGTH, body.len);
+    if (!err && !is_head(k->rq))
+        err = obuf_append(&k->rp->out, body.data, body.len);
+    obuf_free(&body);
+    return err;
+}
+
+/* /gzip-chunked/N, /gzip-bomb/N: chunked, compressed by conn.c's pulls as the socket
+ * drains; the bomb's N zeros may be far more than anything could hold. */
+static int reply_zstream(struct call *k, int zeros)
+{
+    uint64_t n;
+    int err = 0;
+    if (arg_num(k, 1, MAX_BODY_N, &n, &err))
+        return err;
+    err = reply_head(k->rp, k->rq, 200, "Content-Encoding: gzip\r\n", FRAME_CHUNKED, 0);
+    if (err || is_head(k->rq))
+        return err;
+    k->rp->zgen = zgen_new(WBITS_GZIP, zeros, n);
+    if (!k->rp->zgen)
+        return -ENOMEM;
+    k->rp->chunked = 1;
+    k->rp->last_chunk = 1;
+    return 0;
+}
+
+static int r_compressed(struct call *k)
+{
+    if (strcmp(k->name, "gzip") == 0)
+        return reply_zlength(k, WBITS_GZIP, "gzip");
+    if (strcmp(k->name, "deflate") == 0)
+        return reply_zlength(k, WBITS_ZLIB, "deflate");
+    if (strcmp(k->name, "deflate-raw") == 0)
+        return reply_zlength(k, WBITS_RAW, "deflate");
+    return reply_zstream(k, strcmp(k->name, "gzip-bomb") == 0); /* gzip-chunked, gzip-bomb */
+}
+
+/* A gzip body that starts well and goes bad: CORRUPT_GOOD pattern bytes, sync-flushed so
+ * that a decoder yields them, then bytes 0xff, read as a block of the reserved type 3
+ * ("invalid block type"). The Content-Length is right: only the coding is broken. */
+static int r_gzip_corrupt(struct call *k)
+{
+    unsigned char body[CORRUPT_GOOD + CORRUPT_BAD + 64];
+    char pattern[CORRUPT_GOOD];
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, WBITS_GZIP, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+        return -ENOMEM;
+    routes_fill_pattern(pattern, 0, sizeof(pattern));
+    zs.next_in = (unsigned char *)pattern;
+    zs.avail_in = sizeof(pattern);
+    zs.next_out = body;
+    zs.avail_out = sizeof(body) - CORRUPT_BAD;
+    int rc = deflate(&zs, Z_SYNC_FLUSH);
+    size_t len = zs.total_out;
+    deflateEnd(&zs);
+    if (rc != Z_OK || zs.avail_in != 0)
+        return -EIO;
+    memset(body + len, 0xff, CORRUPT_BAD);
+    len += CORRUPT_BAD;
+    int err = reply_head(k->rp, k->rq, 200, "Content-Encoding: gzip\r\n", FRAME_LENGTH, len);
+    if (!err && !is_head(k->rq))
+        err = obuf_append(&k->rp->out, body, len);
+    return err;
+}
+
 static int r_no_answer(struct call *k)
 {
     if (strcmp(k->name, "reset") == 0)
@@ -475,6 +647,12 @@ static const struct route {
     {"flaky", 3, r_flaky},
     {"flaky-reset", 2, r_flaky},
     {"retry-after", 3, r_flaky},
+    {"gzip", 1, r_compressed},
+    {"gzip-chunked", 1, r_compressed},
+    {"deflate", 1, r_compressed},
+    {"deflate-raw", 1, r_compressed},
+    {"gzip-bomb", 1, r_compressed},
+    {"gzip-corrupt", 0, r_gzip_corrupt},
     {"echo", 0, r_echo},
     {"redirect", 1, r_redirect},
     {"__stats", 0, r_stats},
