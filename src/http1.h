@@ -39,7 +39,7 @@ struct http1_request {
     size_t headers_len;
     const void *body; /* NULL for none */
     size_t body_len;
-    int keepalive; /* 0: send "Connection: close" */
+    int keepalive;  /* 0: send "Connection: close" */
     int compressed; /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
 };
 
