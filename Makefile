@@ -143,7 +143,7 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/salvo.pc
 
 clean:
-	rm -rf build build-san $(LLHTTP_DIR)
+	rm -rf build build-san build-fuzz $(LLHTTP_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
