@@ -290,6 +290,10 @@ static int on_headers_complete(llhttp_t *p)
 
     buf_reset(&h->field);
     buf_reset(&h->value);
+    /* llhttp 8.1 takes one to three digits ("20", "000"): a status below 100 would read
+     * as "no status" or a bogus success. RFC 9110 says three digits, 1xx to 5xx. */
+    if (s < 100 || s > 999)
+        return set_error(h, SALVO_E_PROTOCOL, "invalid status code");
     if (s == 101) /* an upgrade salvo never asked for */
         return set_error(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
     if (s >= 100 && s < 200)
@@ -314,6 +318,9 @@ static int body_sink(void *ctx, const char *data, size_t len)
     char msg[64];
 
     if (len > h->max_body - h->bytes) {
+        /* Count what fits: `bytes` then says exactly where the cap cut the body. */
+        len = (size_t)(h->max_body - h->bytes);
+        h->bytes += len;
         snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
         return set_error(h, SALVO_E_TOO_LARGE, msg);
     }
