@@ -95,12 +95,13 @@ timed() {
     return "$rc"
 }
 
-# record NAME REQUESTS WALL: appends one run (requests, wall s, req/s, CPU s, us/request,
-# RSS MB) of client NAME, with the CPU and RSS of T.
+# record NAME REQUESTS WALL: appends one run of client NAME, with the CPU and RSS of T:
+# requests, wall s, req/s, CPU s, CPU us/request, RSS MB, user us/request, sys us/request.
 record() {
     awk -v n="$2" -v w="$3" -v u="${T[1]}" -v s="${T[2]}" -v m="${T[3]}" 'BEGIN {
-        printf "%d %.2f %.0f %.2f %.1f %.1f\n", n, w, (w > 0 ? n / w : 0), u + s,
-            (n > 0 ? (u + s) * 1e6 / n : 0), m / 1024 }' >>"$T_DIR/$1.runs"
+        if (n <= 0) n = 1e-9
+        printf "%d %.2f %.0f %.2f %.1f %.1f %.1f %.1f\n", n, w, (w > 0 ? n / w : 0), u + s,
+            (u + s) * 1e6 / n, m / 1024, u * 1e6 / n, s * 1e6 / n }' >>"$T_DIR/$1.runs"
 }
 
 salvo_cmd() { echo "salvo -c $C --per-host $1 -i urls.txt -o /dev/null"; }
@@ -162,20 +163,22 @@ row() {
     local cpu
     cpu=$(median "$1" 5)
     echo "| \`$2\` | $(median "$1" 1) | $3 | $(median "$1" 2) | $(median "$1" 3) |" \
-        "$(median "$1" 4) | **$cpu** | $(ratio "$cpu" "$(median wrk 5)") |" \
-        "$(ratio "$cpu" "$(median curl 5)") | $(median "$1" 6) |"
+        "$(median "$1" 4) | $(median "$1" 7) | $(median "$1" 8) | **$cpu** |" \
+        "$(ratio "$cpu" "$(median wrk 5)") | $(ratio "$cpu" "$(median curl 5)") | $(median "$1" 6) |"
 }
 
 # ---- instructions and syscalls per request ------------------------------------------
 
 # ir_total FILE: the Ir total of a callgrind output file.
-ir_total() { callgrind_annotate "$1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,; }
+ir_total() {
+    callgrind_annotate "$1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,
+}
+wrk_count() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
 
-# profile: callgrind and strace runs; writes their reports and the Markdown section.
-profile() {
-    local cg="$RES/keepalive.callgrind" s_ir w_ir c_ir w_reqs fn ir sreqs
-    head -"$CG_N" "$T_DIR/urls.txt" >"$T_DIR/cg_urls.txt"
-    head -$((2 * CG_N)) "$T_DIR/curl.cfg" >"$T_DIR/cg_curl.cfg"
+# callgrind_runs: salvo and curl over CG_N URLs and wrk for 2 s under callgrind; writes
+# keepalive.callgrind.txt (salvo's top functions) and the Markdown section.
+callgrind_runs() {
+    local s_ir w_ir c_ir w_reqs fn ir
     valgrind --tool=callgrind --callgrind-out-file="$T_DIR/cg.salvo" "$SALVO" -c "$C" \
         --per-host "$C" -i "$T_DIR/cg_urls.txt" -o /dev/null 2>"$T_DIR/cg.salvo.err" ||
         fail "salvo under callgrind"
@@ -184,68 +187,77 @@ profile() {
     valgrind --tool=callgrind --callgrind-out-file="$T_DIR/cg.curl" curl --no-progress-meter \
         --parallel --parallel-immediate --parallel-max "$C" -K "$T_DIR/cg_curl.cfg" \
         >/dev/null 2>"$T_DIR/cg.curl.err" || fail "curl under callgrind"
-    w_reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$T_DIR/cg.wrk.out")
+    w_reqs=$(wrk_count "$T_DIR/cg.wrk.out")
     s_ir=$(ir_total "$T_DIR/cg.salvo") w_ir=$(ir_total "$T_DIR/cg.wrk") c_ir=$(ir_total "$T_DIR/cg.curl")
+    callgrind_annotate --inclusive=yes "$T_DIR/cg.salvo" >"$T_DIR/cg.salvo.incl" 2>/dev/null
     {
-        echo "== salvo -c $C --per-host $C, $CG_N URLs: top 10 by inclusive cost"
-        callgrind_annotate --inclusive=yes "$T_DIR/cg.salvo" 2>/dev/null | grep -A10 'file:function'
+        echo "== $(salvo_cmd "$C") ($CG_N URLs): top 10 by inclusive cost"
+        grep -A11 'file:function' "$T_DIR/cg.salvo.incl"
         echo
-        echo "== salvo: top 25 by self cost"
-        callgrind_annotate "$T_DIR/cg.salvo" 2>/dev/null | grep -A25 'file:function'
-    } >"$cg.txt"
-
-    # Syscalls: salvo over CG_N URLs, wrk for 2 s (divided by its own request count).
-    strace -c -f -o "$RES/keepalive.strace-salvo.txt" "$SALVO" -c "$C" --per-host "$C" \
-        -i "$T_DIR/cg_urls.txt" -o /dev/null || fail "salvo under strace"
-    strace -c -f -o "$RES/keepalive.strace-wrk.txt" wrk -t1 -c"$C" -d2s "$URL" \
-        >"$T_DIR/st.wrk.out" 2>&1 || fail "wrk under strace"
-    sreqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$T_DIR/st.wrk.out")
+        echo "== the same run: top 25 by self cost"
+        callgrind_annotate "$T_DIR/cg.salvo" 2>/dev/null | grep -A26 'file:function'
+    } >"$RES/keepalive.callgrind.txt"
 
     echo
     echo "### Instructions per request (callgrind, one run each, start-up included)"
     echo
-    echo "| client | requests | Ir total | **Ir / request** | salvo / client |"
+    echo "| command | requests | Ir total | **Ir / request** | salvo / this |"
     echo "|---|---|---|---|---|"
-    awk -v n="$CG_N" -v ir="$s_ir" -v cmd="$(salvo_cmd "$C")" 'BEGIN {
-        printf "| `%s` (%d URLs) | %d | %d | **%.0f** | 1.00 |\n", cmd, n, n, ir, ir / n }'
-    awk -v n="${w_reqs:-0}" -v ir="$w_ir" -v sn="$CG_N" -v si="$s_ir" \
-        -v cmd="wrk -t1 -c$C -d2s" 'BEGIN {
-        printf "| `%s` | %d | %d | **%.0f** | %.1f |\n", cmd, n, ir, (n ? ir / n : 0),
-            (n && ir ? (si / sn) / (ir / n) : 0) }'
-    awk -v n="$CG_N" -v ir="$c_ir" -v si="$s_ir" -v cmd="$(curl_cmd | sed 's/ -w.*//')" 'BEGIN {
-        printf "| `%s` (%d URLs) | %d | %d | **%.0f** | %.2f |\n", cmd, n, n, ir, ir / n, si / ir }'
+    awk -v n="$CG_N" -v ir="$s_ir" -v w="${w_reqs:-0}" -v wir="$w_ir" -v cir="$c_ir" \
+        -v s="$(salvo_cmd "$C")" -v wc="wrk -t1 -c$C -d2s" -v cc="$(curl_cmd | sed 's/ -w.*//')" '
+        function line(cmd, n, ir) {
+            printf "| `%s` | %d | %d | **%.0f** | %.2f |\n", cmd, n, ir, (n ? ir / n : 0),
+                (n && ir ? (ir_s / n_s) / (ir / n) : 0)
+        }
+        BEGIN { n_s = n; ir_s = ir; line(s, n, ir); line(wc, w, wir); line(cc, n, cir) }'
     echo
-    echo "Where salvo's instructions go (inclusive Ir per request; a function can appear"
-    echo "under another; the full listing is in keepalive.callgrind.txt):"
+    echo "Where salvo's instructions go: inclusive Ir per request of some of its functions"
+    echo "(indented: called from the line above; full listing in keepalive.callgrind.txt):"
     echo
     echo "| function | Ir / request | share |"
     echo "|---|---|---|"
-    for fn in request.c:do_receive cli/main.c:on_done cli/output.c:output_json_record \
-        cli/output.c:put_ms libio/iofflush.c:fflush salvo.c:on_sched request.c:req_start_attempt \
-        http1.c:http1_write_request buf.c:buf_printf http1.c:http1_feed cli/main.c:feed \
-        request.c:req_new url.c:url_parse malloc.c:calloc; do
-        ir=$(callgrind_annotate --inclusive=yes "$T_DIR/cg.salvo" 2>/dev/null |
-            grep -F "/$fn " | head -1 | awk '{ gsub(/,/, "", $1); print $1 }')
-        [ -n "$ir" ] && awk -v f="$fn" -v ir="$ir" -v n="$CG_N" -v t="$s_ir" \
-            'BEGIN { printf "| %s | %.0f | %.1f%% |\n", f, ir / n, 100 * ir / t }'
+    for fn in request.c:do_receive +cli/main.c:on_done ++cli/output.c:output_json_record \
+        +++cli/output.c:put_ms +http1.c:http1_feed salvo.c:on_sched +request.c:req_start_attempt \
+        ++http1.c:http1_write_request +++buf.c:buf_printf ++malloc/malloc.c:calloc \
+        +cli/main.c:feed ++request.c:req_new +++url.c:url_parse; do
+        ir=$(grep -F "/${fn##*+} " "$T_DIR/cg.salvo.incl" | head -1 | awk '{ gsub(/,/, ""); print $1 }')
+        [ -n "$ir" ] && awk -v f="$fn" -v ir="$ir" -v n="$CG_N" -v t="$s_ir" 'BEGIN {
+            p = f; gsub(/[^+].*/, "", p); gsub(/\+/, "\\&nbsp;\\&nbsp;", p); sub(/^\++/, "", f)
+            printf "| %s%s | %.0f | %.1f%% |\n", p, f, ir / n, 100 * ir / t }'
     done
+}
+
+# strace_runs: syscalls per request of salvo (both --per-host settings, CG_N URLs) and
+# wrk (2 s, divided by its own count); writes keepalive.strace-*.txt and a section.
+strace_runs() {
+    local w_reqs f
+    strace -c -f -o "$RES/keepalive.strace-salvo$C.txt" "$SALVO" -c "$C" --per-host "$C" \
+        -i "$T_DIR/cg_urls.txt" -o /dev/null || fail "salvo under strace"
+    strace -c -f -o "$RES/keepalive.strace-salvo6.txt" "$SALVO" -c "$C" --per-host 6 \
+        -i "$T_DIR/cg_urls.txt" -o /dev/null || fail "salvo under strace"
+    strace -c -f -o "$RES/keepalive.strace-wrk.txt" wrk -t1 -c"$C" -d2s "$URL" \
+        >"$T_DIR/st.wrk.out" 2>&1 || fail "wrk under strace"
+    w_reqs=$(wrk_count "$T_DIR/st.wrk.out")
     echo
     echo "### Syscalls per request (strace -c -f, one run each)"
     echo
-    echo "| syscall | salvo ($CG_N URLs) | wrk (${sreqs:-0} requests in 2 s) |"
-    echo "|---|---|---|"
-    awk -v sn="$CG_N" -v wn="${sreqs:-0}" '
-        FNR == 1 { f++ }
+    echo "| syscall | salvo --per-host $C ($CG_N URLs) | salvo --per-host 6 ($CG_N URLs) |" \
+        "wrk (${w_reqs:-0} requests in 2 s under strace) |"
+    echo "|---|---|---|---|"
+    # Columns of strace -c: % time, seconds, usecs/call, calls, [errors,] syscall.
+    for f in salvo$C salvo6 wrk; do cat "$RES/keepalive.strace-$f.txt"; echo "=== end"; done |
+        awk -v n1="$CG_N" -v n2="$CG_N" -v n3="${w_reqs:-0}" '
+        BEGIN { d[1] = n1; d[2] = n2; d[3] = n3; f = 1 }
+        /^=== end/ { f++; next }
         $NF ~ /^[a-z_0-9]+$/ && $NF != "syscall" { c[f, $NF] = $4; names[$NF] = 1 }
+        function per(i, s) { return d[i] ? c[i, s] / d[i] : 0 }
         END {
-            for (s in names) {
-                a = c[1, s] / sn; b = (wn ? c[2, s] / wn : 0)
-                if (s != "total" && (a >= 0.01 || b >= 0.01)) printf "| %s | %.2f | %.2f |\n", s, a, b
-            }
-        }' "$RES/keepalive.strace-salvo.txt" "$RES/keepalive.strace-wrk.txt" | sort -t'|' -k3 -gr
-    awk -v sn="$CG_N" -v wn="${sreqs:-0}" '$NF == "total" { t[++f] = $4 }
-        END { printf "| **total** | **%.2f** | **%.2f** |\n", t[1] / sn, (wn ? t[2] / wn : 0) }' \
-        "$RES/keepalive.strace-salvo.txt" "$RES/keepalive.strace-wrk.txt"
+            for (s in names)
+                if (s != "total" && (per(1, s) >= 0.01 || per(2, s) >= 0.01 || per(3, s) >= 0.01))
+                    printf "| %s | %.2f | %.2f | %.2f |\n", s, per(1, s), per(2, s), per(3, s)
+            printf "| ~total | **%.2f** | **%.2f** | **%.2f** |\n", per(1, "total"),
+                per(2, "total"), per(3, "total")
+        }' | sort -t'|' -k3,3gr | sed 's/~total/**total**/'
 }
 
 # ---- the run ----------------------------------------------------------------------
@@ -278,9 +290,9 @@ done
         "wrk runs ${SECS} s. Median of $REPS repetitions per column; CPU = user + sys of the" \
         "client (/usr/bin/time), µs per completed request; ratios are of CPU per request."
     echo
-    echo "| command | requests | connections | wall s | req/s | CPU s | **CPU µs/req** |" \
-        "vs wrk | vs curl | peak RSS MB |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| command | requests | connections | wall s | req/s | CPU s | user µs/req |" \
+        "sys µs/req | **CPU µs/req** | vs wrk | vs curl | peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     row salvo$C "$(salvo_cmd "$C")" "$CONNS100"
     row salvo6 "$(salvo_cmd 6)" "$CONNS6"
     row wrk "$(wrk_cmd)" "$C"
@@ -292,7 +304,12 @@ done
         "--stats\` had $N of $N records ok (connections from its \`connections_opened\`); wrk" \
         "reported no non-2xx answer and no socket error; curl exited 0 with $N answers of 200" \
         "(connections: the sum of \`num_connects\`)."
-    [ "$CG_N" -gt 0 ] && profile
+    if [ "$CG_N" -gt 0 ]; then
+        head -"$CG_N" "$T_DIR/urls.txt" >"$T_DIR/cg_urls.txt"
+        head -$((2 * CG_N)) "$T_DIR/curl.cfg" >"$T_DIR/cg_curl.cfg"
+        callgrind_runs
+        strace_runs
+    fi
     [ "$FAILED" = 0 ] || printf '\n**Some correctness check FAILED: see stderr.**\n'
 } >"$RES/keepalive.md"
 cat "$RES/keepalive.md"

@@ -173,6 +173,9 @@ typedef struct salvo_config {
     int attempt_log;         /* fill salvo_result_t.attempts_log */
     const char *user_agent;  /* NULL: "salvo/" SALVO_VERSION */
     double debug_loop_ms;    /* > 0: report loop callbacks that run longer */
+    int blocking;            /* the blocking baseline: one request at a time with blocking
+                                getaddrinfo, connect, SSL_connect and recv; the same
+                                records, for comparison (bench/) */
     salvo_feed_cb *feed;     /* optional lazy input, see salvo_feed_cb */
     void *feed_user;
 } salvo_config_t;

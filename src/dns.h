@@ -82,6 +82,10 @@ void dns_cancel(struct dns *d, struct dns_waiter *w);
 
 void dns_get_stats(const struct dns *d, struct dns_stats *st);
 
+/* The --resolve pin for host (lower case) and port, if any: fills out and returns 1, or
+ * returns 0. Synchronous: for the blocking baseline, which honours pins too. */
+int dns_pinned(const struct dns *d, const char *host, uint16_t port, struct dns_answer *out);
+
 /* Destroys the channel (c-ares calls back with ARES_EDESTRUCTION: handled quietly) and
  * the cache. Every waiter must have been cancelled or delivered. */
 void dns_free(struct dns *d);

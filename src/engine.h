@@ -173,6 +173,21 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
  * reuse, or NULL to resolve and connect. */
 void req_start_attempt(struct req *r, struct pool_conn *pc);
 void req_finish(struct req *r, salvo_err_t err, const char *msg);
+/* Pieces shared with the blocking baseline (blocking.c). */
+int req_run_prepare(struct req *r);
+void req_attempt_reset(struct req_attempt *a, uint64_t now);
+void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done);
+void req_log_attempt(struct req *r, salvo_err_t err);
+/* After an attempt that ended with err (SALVO_E_OK: an answer with status): 1, with the
+ * sleep to take first, when another attempt should follow (CONTRACT.md's retry rules). */
+int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sleep_ms);
+
+/* salvo.c: the engine's TLS context, made on first use; NULL (eng->tls_err says why)
+ * when it cannot be. */
+struct tls_ctx *engine_tls(struct salvo *eng);
+
+/* blocking.c: salvo_run for config.blocking. */
+int blocking_run(struct salvo *eng);
 const char *req_state_name(enum req_state s);
 
 /* limiter.c */

@@ -88,17 +88,20 @@ static void on_deferred_finish(struct loop_defer *d, void *data)
 }
 
 /* The per-run part of a request, made when it first gets a slot (see struct req_run). */
-static struct req_run *run_new(struct req *r)
+int req_run_prepare(struct req *r)
 {
+    if (r->run != NULL)
+        return 0;
     struct req_run *x = calloc(1, sizeof *x);
     if (x == NULL)
-        return NULL;
+        return -ENOMEM;
     loop_timer_init(&x->connect_timer, on_connect_timer, r);
     loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
     list_init(&x->ipw.link);
     http1_init(&x->http);
     buf_init(&x->wire, CONN_OUT_MAX);
-    return x;
+    r->run = x;
+    return 0;
 }
 
 static int copy_options(struct req *r, const salvo_request_t *opt)
@@ -253,7 +256,7 @@ static void resolve(struct req *r)
     dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
 }
 
-static void reset_attempt(struct req_attempt *a, uint64_t now)
+void req_attempt_reset(struct req_attempt *a, uint64_t now)
 {
     memset(a, 0, sizeof *a);
     a->dns_ms = a->connect_ms = a->tls_ms = a->ttfb_ms = a->transfer_ms = -1;
@@ -268,10 +271,10 @@ static void copy_str(char *dst, size_t cap, const char *src)
 
 /* Keeps what the record needs of the handshake: the connection may close (or go back to
  * the pool) before the result is built. */
-static void capture_tls_facts(struct req *r, int handshake_done)
+void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done)
 {
-    const struct tls_info *ti = tls_get_info(req_conn(r)->tls);
-    struct req_tls_facts *f = &r->run->a.tls;
+    const struct tls_info *ti = tls_get_info(t);
+    struct req_tls_facts *f = &a->tls;
     if (ti == NULL)
         return;
     if (handshake_done) {
@@ -279,7 +282,7 @@ static void capture_tls_facts(struct req *r, int handshake_done)
         copy_str(f->version, sizeof f->version, ti->version);
         copy_str(f->cipher, sizeof f->cipher, ti->cipher);
         copy_str(f->alpn, sizeof f->alpn, ti->alpn);
-        r->run->a.tls_resumed = ti->resumed;
+        a->tls_resumed = ti->resumed;
     }
     if (ti->cert_expiry[0]) {
         f->have_cert = 1;
@@ -301,14 +304,14 @@ static void use_pooled(struct req *r, struct pool_conn *pc)
     conn_set_owner(&pc->c, on_io, r);
     r->eng->stats.connections_reused++;
     if (pc->c.tls != NULL)
-        capture_tls_facts(r, 1);
+        req_capture_tls(&r->run->a, req_conn(r)->tls, 1);
     start_send(r);
 }
 
 void req_start_attempt(struct req *r, struct pool_conn *pc)
 {
     struct salvo *eng = r->eng;
-    if (r->run == NULL && (r->run = run_new(r)) == NULL) {
+    if (req_run_prepare(r) < 0) {
         if (pc != NULL)
             pool_release(eng->pool, pc);
         else
@@ -326,7 +329,7 @@ void req_start_attempt(struct req *r, struct pool_conn *pc)
     eng->stats.attempts++;
     if (r->attempts > 1)
         eng->stats.retries++;
-    reset_attempt(&x->a, now);
+    req_attempt_reset(&x->a, now);
     x->reserved = 1;
     x->replayed = 0;
     loop_timer_start(eng->loop, &x->attempt_timer, secs_to_ms(eng->cfg.max_time));
@@ -421,12 +424,7 @@ static void start_tls(struct req *r)
 {
     struct salvo *eng = r->eng;
     char err[256];
-    if (eng->tls == NULL && !eng->tls_failed) {
-        struct tls_ctx_config tc = {.insecure = eng->cfg.insecure, .cacert = eng->cacert};
-        if (tls_ctx_new(&eng->tls, &tc, eng->tls_err, sizeof eng->tls_err) < 0)
-            eng->tls_failed = 1;
-    }
-    if (eng->tls == NULL) {
+    if (engine_tls(eng) == NULL) {
         attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", eng->tls_err);
         return;
     }
@@ -451,14 +449,14 @@ static void step_tls(struct req *r)
         return;
     if (rc == 0) {
         r->run->a.tls_ms = ms_since(r->run->a.t_phase);
-        capture_tls_facts(r, 1);
+        req_capture_tls(&r->run->a, req_conn(r)->tls, 1);
         start_send(r);
         return;
     }
     if (rc == CONN_ETLS) {
         const char *why = NULL;
         salvo_err_t cls = tls_error(req_conn(r)->tls, &why);
-        capture_tls_facts(r, 0);
+        req_capture_tls(&r->run->a, req_conn(r)->tls, 0);
         attempt_failed(r, cls, "%s", why ? why : "TLS handshake failed");
         return;
     }
@@ -661,7 +659,7 @@ static void on_attempt_timer(struct loop_timer *t, void *data)
 
 /* Adds this attempt to attempts_log (--attempt-log). Allocation failure only shortens
  * the log: the request itself goes on. */
-static void log_attempt(struct req *r, salvo_err_t err)
+void req_log_attempt(struct req *r, salvo_err_t err)
 {
     if (!r->eng->cfg.attempt_log)
         return;
@@ -723,6 +721,25 @@ static int may_retry(struct req *r, uint64_t sleep_ms)
     return next_start_ms < c->retry_max_time * 1000.0;
 }
 
+int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sleep_ms)
+{
+    const salvo_config_t *c = &r->eng->cfg;
+    double secs;
+    if (err != SALVO_E_OK ? !salvo_err_retryable(err) : !retry_status_retryable(status))
+        return 0;
+    const char *ra = err == SALVO_E_OK ? r->run->http.retry_after : NULL;
+    if (ra != NULL && retry_after_parse(ra, time(NULL), &secs) == 0) {
+        /* Retry-After replaces the backoff; one longer than the cap ends the retries. */
+        if (secs > c->retry_backoff_max)
+            return 0;
+        *sleep_ms = secs_to_ms(secs);
+    } else {
+        *sleep_ms =
+            retry_backoff_ms(c->retry_backoff, c->retry_backoff_max, r->attempts, rng_next(r->eng));
+    }
+    return may_retry(r, *sleep_ms);
+}
+
 /* Sleeps without a slot: a request waiting to retry must not keep others out. */
 static void sleep_then_retry(struct req *r, uint64_t sleep_ms)
 {
@@ -755,7 +772,7 @@ static int replay_stale(struct req *r, salvo_err_t err)
     pool_close(r->eng->pool, x->pc, 1); /* the origin's room stays with this request */
     x->pc = NULL;
     uint64_t start = x->a.t_start;
-    reset_attempt(&x->a, loop_now_us());
+    req_attempt_reset(&x->a, loop_now_us());
     x->a.t_start = start;
     resolve(r);
     return 1;
@@ -772,37 +789,14 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     va_end(ap);
     x->a.err = err;
     tell_origin(r, err, x->a.status);
-    log_attempt(r, err);
+    req_log_attempt(r, err);
     attempt_cleanup(r, 0);
 
-    uint64_t sleep_ms = retry_backoff_ms(r->eng->cfg.retry_backoff, r->eng->cfg.retry_backoff_max,
-                                         r->attempts, rng_next(r->eng));
-    if (salvo_err_retryable(err) && may_retry(r, sleep_ms))
+    uint64_t sleep_ms;
+    if (req_retry_decision(r, err, 0, &sleep_ms))
         sleep_then_retry(r, sleep_ms);
     else
         req_finish(r, err, x->a.msg);
-}
-
-/* 429, 502, 503, 504: the answer is final unless a retry is allowed and the server's
- * Retry-After (which replaces the backoff) fits --retry-backoff-max. */
-static int retry_answer(struct req *r)
-{
-    const salvo_config_t *c = &r->eng->cfg;
-    uint64_t sleep_ms;
-    double secs;
-    const char *ra = r->run->http.retry_after;
-    if (ra != NULL && retry_after_parse(ra, time(NULL), &secs) == 0) {
-        if (secs > c->retry_backoff_max)
-            return 0;
-        sleep_ms = secs_to_ms(secs);
-    } else {
-        sleep_ms =
-            retry_backoff_ms(c->retry_backoff, c->retry_backoff_max, r->attempts, rng_next(r->eng));
-    }
-    if (!may_retry(r, sleep_ms))
-        return 0;
-    sleep_then_retry(r, sleep_ms);
-    return 1;
 }
 
 static void follow_redirect(struct req *r, int status)
@@ -829,15 +823,18 @@ static void attempt_succeeded(struct req *r)
     if (c->hash)
         http1_sha256_hex(&x->http, x->sha256);
     int status = x->a.status;
+    uint64_t sleep_ms;
     tell_origin(r, SALVO_E_OK, status);
-    log_attempt(r, SALVO_E_OK);
+    req_log_attempt(r, SALVO_E_OK);
     /* Back to the pool only after a whole response that allows keep-alive and left no
      * stray bytes (http1 clears keep_alive for those) on a socket still open. */
     int keep = c->keepalive && x->http.keep_alive && !req_conn(r)->eof;
     attempt_cleanup(r, keep);
     if (c->follow_redirects && redirect_status(status))
         follow_redirect(r, status);
-    else if (!(retry_status_retryable(status) && retry_answer(r)))
+    else if (req_retry_decision(r, SALVO_E_OK, status, &sleep_ms))
+        sleep_then_retry(r, sleep_ms);
+    else
         req_finish(r, SALVO_E_OK, NULL);
 }
 

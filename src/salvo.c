@@ -112,6 +112,16 @@ static size_t fit_fd_limit(size_t want, size_t *budget, char *warn, size_t warnl
     return fit;
 }
 
+struct tls_ctx *engine_tls(struct salvo *eng)
+{
+    if (eng->tls == NULL && !eng->tls_failed) {
+        struct tls_ctx_config tc = {.insecure = eng->cfg.insecure, .cacert = eng->cacert};
+        if (tls_ctx_new(&eng->tls, &tc, eng->tls_err, sizeof eng->tls_err) < 0)
+            eng->tls_failed = 1;
+    }
+    return eng->tls;
+}
+
 static void on_sched(struct loop_defer *d, void *data)
 {
     (void)d;
@@ -229,8 +239,13 @@ SALVO_API int salvo_run(salvo_t *eng)
     if (eng->running)
         return -1;
     eng->running = 1;
-    limiter_schedule(eng);
-    int rc = loop_run(eng->loop);
+    int rc;
+    if (eng->cfg.blocking) {
+        rc = blocking_run(eng);
+    } else {
+        limiter_schedule(eng);
+        rc = loop_run(eng->loop);
+    }
     /* A cancel that arrived while the loop was stopping is carried out now. */
     if (eng->cancel_requested && !eng->cancelled)
         cancel_all(eng);

@@ -326,7 +326,7 @@ static int apply(struct cli *c, int opt, const char *arg)
         g->attempt_log = 1;
         return 0;
     case OPT_BLOCKING:
-        c->blocking = 1;
+        g->blocking = 1;
         return 0;
     case 'h':
         fputs(usage_text, stdout);

@@ -16,7 +16,6 @@ struct cli {
     const char *input_path;  /* -i FILE, "-" for stdin, NULL when not given */
     const char *output_path; /* -o FILE, NULL for stdout */
     int stats;               /* --stats */
-    int blocking;            /* --blocking */
     char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

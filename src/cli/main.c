@@ -184,11 +184,6 @@ int main(int argc, char **argv)
         cli_free(&cli);
         return p == CLI_EXIT0 ? 0 : 2;
     }
-    if (cli.blocking) {
-        fprintf(stderr, "salvo: --blocking is not available in this build yet\n");
-        cli_free(&cli);
-        return 2;
-    }
     struct run run = {.cli = &cli, .out = stdout, .out_name = "stdout"};
     FILE *in_fp;
     int status = 2;
