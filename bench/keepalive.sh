@@ -22,9 +22,11 @@
 # non-2xx answer and no socket error; curl exits 0 and -w reports N answers of 200.
 # Unless quick, salvo (CG_N URLs), wrk (2 s) and curl (CG_N URLs) also run once under
 # callgrind (instructions per request: repeatable on a noisy machine) and under strace -c
-# (syscalls per request). Results go to bench/results/ (keepalive.md and the callgrind
-# and strace reports). Everything runs on 127.0.0.1; every process started here is stopped
-# by its PID at exit. Not a test, but it exits 1 when a correctness check fails.
+# (syscalls per request, salvo with both --per-host settings). Results go to bench/results/:
+# keepalive.md (also printed), keepalive.callgrind.txt (salvo's top functions by inclusive
+# and by self cost) and keepalive.strace-*.txt. Everything runs on 127.0.0.1; every process
+# started here is stopped by its PID at exit. Not a test, but it exits 1 when a correctness
+# check fails.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 SALVO_BUILD=${SALVO_BUILD:-$(cd "${B:-build}" && pwd)}
@@ -115,10 +117,12 @@ wrk_cmd() { echo "wrk -t1 -c$C -d${SECS}s $URL"; }
 run_wrk() {
     local reqs secs bad
     timed wrk wrk -t1 -c"$C" -d"${SECS}s" "$URL" || fail "wrk exited $?"
-    read -r reqs secs < <(sed -n 's/^ *\([0-9]*\) requests in \([0-9.]*\)s.*/\1 \2/p' "$T_DIR/wrk.out")
+    read -r reqs secs < <(sed -n 's/^ *\([0-9]*\) requests in \([0-9.]*\)s.*/\1 \2/p' \
+        "$T_DIR/wrk.out")
     bad=$(sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$T_DIR/wrk.out")
     [ "${bad:-0}" = 0 ] || fail "wrk: $bad non-2xx answers"
-    ! grep -q 'Socket errors' "$T_DIR/wrk.out" || fail "wrk: $(grep 'Socket errors' "$T_DIR/wrk.out")"
+    ! grep -q 'Socket errors' "$T_DIR/wrk.out" ||
+        fail "wrk: $(grep 'Socket errors' "$T_DIR/wrk.out")"
     [ "${reqs:-0}" -gt 0 ] || { fail "wrk: no request count"; reqs=0 secs=0; }
     record wrk "$reqs" "$secs"
 }
@@ -154,7 +158,8 @@ verify_salvo() {
 # median NAME COLUMN: the median of one column over the runs of NAME.
 median() {
     awk -v c="$2" '{ print $c }' "$T_DIR/$1.runs" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+        awk '{ v[NR] = $1 }
+            END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
@@ -164,14 +169,16 @@ row() {
     cpu=$(median "$1" 5)
     echo "| \`$2\` | $(median "$1" 1) | $3 | $(median "$1" 2) | $(median "$1" 3) |" \
         "$(median "$1" 4) | $(median "$1" 7) | $(median "$1" 8) | **$cpu** |" \
-        "$(ratio "$cpu" "$(median wrk 5)") | $(ratio "$cpu" "$(median curl 5)") | $(median "$1" 6) |"
+        "$(ratio "$cpu" "$(median wrk 5)") | $(ratio "$cpu" "$(median curl 5)") |" \
+        "$(median "$1" 6) |"
 }
 
 # ---- instructions and syscalls per request ------------------------------------------
 
 # ir_total FILE: the Ir total of a callgrind output file.
 ir_total() {
-    callgrind_annotate "$1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,
+    callgrind_annotate "$1" 2>/dev/null |
+        sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,
 }
 wrk_count() { sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$1"; }
 
@@ -188,7 +195,9 @@ callgrind_runs() {
         --parallel --parallel-immediate --parallel-max "$C" -K "$T_DIR/cg_curl.cfg" \
         >/dev/null 2>"$T_DIR/cg.curl.err" || fail "curl under callgrind"
     w_reqs=$(wrk_count "$T_DIR/cg.wrk.out")
-    s_ir=$(ir_total "$T_DIR/cg.salvo") w_ir=$(ir_total "$T_DIR/cg.wrk") c_ir=$(ir_total "$T_DIR/cg.curl")
+    s_ir=$(ir_total "$T_DIR/cg.salvo")
+    w_ir=$(ir_total "$T_DIR/cg.wrk")
+    c_ir=$(ir_total "$T_DIR/cg.curl")
     callgrind_annotate --inclusive=yes "$T_DIR/cg.salvo" >"$T_DIR/cg.salvo.incl" 2>/dev/null
     {
         echo "== $(salvo_cmd "$C") ($CG_N URLs): top 10 by inclusive cost"
@@ -220,7 +229,8 @@ callgrind_runs() {
         +++cli/output.c:put_ms +http1.c:http1_feed salvo.c:on_sched +request.c:req_start_attempt \
         ++http1.c:http1_write_request +++buf.c:buf_printf ++malloc/malloc.c:calloc \
         +cli/main.c:feed ++request.c:req_new +++url.c:url_parse; do
-        ir=$(grep -F "/${fn##*+} " "$T_DIR/cg.salvo.incl" | head -1 | awk '{ gsub(/,/, ""); print $1 }')
+        ir=$(grep -F "/${fn##*+} " "$T_DIR/cg.salvo.incl" | head -1 |
+            awk '{ gsub(/,/, ""); print $1 }')
         [ -n "$ir" ] && awk -v f="$fn" -v ir="$ir" -v n="$CG_N" -v t="$s_ir" 'BEGIN {
             p = f; gsub(/[^+].*/, "", p); gsub(/\+/, "\\&nbsp;\\&nbsp;", p); sub(/^\++/, "", f)
             printf "| %s%s | %.0f | %.1f%% |\n", p, f, ir / n, 100 * ir / t }'
@@ -264,7 +274,7 @@ strace_runs() {
 
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 start_server
-for i in $(seq 1 "$N"); do echo "$URL"; done >"$T_DIR/urls.txt"
+awk -v u="$URL" -v n="$N" 'BEGIN { for (i = 0; i < n; i++) print u }' >"$T_DIR/urls.txt"
 awk -v u="$URL" -v n="$N" 'BEGIN {
     for (i = 0; i < n; i++) printf "url = \"%s\"\noutput = \"/dev/null\"\n", u }' >"$T_DIR/curl.cfg"
 curl -sf -o /dev/null "$URL" || { echo "nginx does not answer $URL" >&2; exit 1; }
@@ -284,7 +294,8 @@ done
 {
     echo "## Keep-alive: client CPU per request, salvo vs wrk vs curl"
     echo
-    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, salvo $REV, nginx $(nginx -v 2>&1 | sed 's|.*/||') (1 worker, 1024-byte" \
+    echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, salvo $REV," \
+        "nginx $(nginx -v 2>&1 | sed 's|.*/||') (1 worker, 1024-byte" \
         "answers from memory, keep-alive), wrk $(wrk --version 2>&1 | head -1 | cut -d' ' -f2)," \
         "curl $(curl --version | head -1 | cut -d' ' -f2). $N URLs per salvo and curl run;" \
         "wrk runs ${SECS} s. Median of $REPS repetitions per column; CPU = user + sys of the" \

@@ -199,6 +199,12 @@ typedef struct salvo_request {
     size_t body_len;
 } salvo_request_t;
 
+/* For a feed whose input is a non-blocking fd (a pipe, say) with no whole line yet: call
+ * from inside the feed, then return 0. The engine calls the feed again once fd is
+ * readable, and meanwhile keeps running; without this, returning 0 having submitted
+ * nothing ends the input. Returns 0, or -1 when fd cannot be watched. */
+SALVO_API int salvo_feed_wait(salvo_t *engine, int fd);
+
 /* Queues a request. `index` is echoed in the result. Returns 0, or -1 when the engine
  * is shutting down or out of memory (the callback then never runs). A URL that does not
  * parse is accepted and completes with SALVO_E_BAD_URL or SALVO_E_UNSUPPORTED_SCHEME. */

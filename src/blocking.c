@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,12 +376,28 @@ static void fetch(struct req *r)
     }
 }
 
+/* Asks the feed for one URL; a feed waiting for its fd is waited for here, blocking. */
+static void pull_one(struct salvo *eng)
+{
+    while (!eng->feed_done && !eng->cancel_requested && list_empty(&eng->live)) {
+        if (eng->cfg.feed(eng, 1, eng->cfg.feed_user) != 0) {
+            eng->feed_done = 1;
+        } else if (eng->feed_io != NULL) {
+            struct pollfd pfd = {.fd = eng->feed_wait_fd, .events = POLLIN};
+            loop_io_close(eng->feed_io); /* no loop runs here: the watcher has no use */
+            eng->feed_io = NULL;
+            (void)poll(&pfd, 1, -1);
+        } else if (list_empty(&eng->live)) {
+            eng->feed_done = 1;
+        }
+    }
+}
+
 int blocking_run(struct salvo *eng)
 {
     while (!eng->cancel_requested) {
-        if (list_empty(&eng->live) && eng->cfg.feed != NULL && !eng->feed_done &&
-            eng->cfg.feed(eng, 1, eng->cfg.feed_user) != 0)
-            eng->feed_done = 1;
+        if (list_empty(&eng->live) && eng->cfg.feed != NULL && !eng->feed_done)
+            pull_one(eng);
         if (list_empty(&eng->live))
             break;
         struct req *r = list_entry(eng->live.next, struct req, live);

@@ -158,6 +158,8 @@ struct salvo {
     size_t in_flight;                       /* requests holding a slot */
     size_t window;                          /* queued requests wanted from the feed */
     int feed_done;                          /* the feed said the input is exhausted */
+    struct loop_io *feed_io;                /* salvo_feed_wait's fd, while waiting */
+    int feed_wait_fd;                       /* that fd, for the blocking baseline */
     int running;                            /* inside salvo_run */
     int cancelled;                          /* the cancel was carried out */
     volatile sig_atomic_t cancel_requested; /* set by salvo_cancel, maybe from a signal */

@@ -70,14 +70,15 @@ void limiter_schedule(struct salvo *eng)
  * bad URLs waiting to be reported. */
 static void pull_input(struct salvo *eng)
 {
-    while (!eng->feed_done && eng->cfg.feed != NULL && !eng->cancel_requested) {
+    while (!eng->feed_done && eng->cfg.feed != NULL && !eng->cancel_requested &&
+           eng->feed_io == NULL) {
         size_t waiting = eng->n_live - eng->in_flight;
         if (waiting >= eng->window)
             break;
         uint64_t before = eng->stats.submitted;
         if (eng->cfg.feed(eng, eng->window - waiting, eng->cfg.feed_user) != 0)
             eng->feed_done = 1;
-        else if (eng->stats.submitted == before)
+        else if (eng->stats.submitted == before && eng->feed_io == NULL)
             eng->feed_done = 1; /* salvo_feed_cb's contract: 0 means "submitted some" */
     }
 }

@@ -128,8 +128,40 @@ static void on_sched(struct loop_defer *d, void *data)
     limiter_run_pass(data);
 }
 
+static void stop_feed_wait(struct salvo *eng)
+{
+    if (eng->feed_io != NULL) {
+        loop_io_close(eng->feed_io);
+        eng->feed_io = NULL;
+    }
+}
+
+static void on_feed_ready(struct loop_io *w, unsigned events, void *data)
+{
+    (void)w;
+    (void)events;
+    struct salvo *eng = data;
+    stop_feed_wait(eng);
+    limiter_schedule(eng);
+}
+
+SALVO_API int salvo_feed_wait(salvo_t *eng, int fd)
+{
+    stop_feed_wait(eng);
+    eng->feed_wait_fd = fd;
+    eng->feed_io = loop_io_new(eng->loop, fd, on_feed_ready, eng);
+    if (eng->feed_io == NULL)
+        return -1;
+    if (loop_io_set(eng->feed_io, LOOP_READ) < 0) {
+        stop_feed_wait(eng);
+        return -1;
+    }
+    return 0;
+}
+
 static void cancel_all(struct salvo *eng)
 {
+    stop_feed_wait(eng);
     eng->cancel_requested = 1;
     eng->feed_done = 1;
     while (!list_empty(&eng->live)) {
@@ -284,6 +316,7 @@ SALVO_API void salvo_free(salvo_t *eng)
     if (eng == NULL)
         return;
     if (eng->loop != NULL) {
+        stop_feed_wait(eng);
         eng->cancel_requested = 1;
         if (!list_empty(&eng->live))
             cancel_all(eng);

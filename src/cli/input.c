@@ -63,43 +63,50 @@ static int reserve(struct input *in, size_t size)
 
 /*
  * Reads one line (without its '\n') into in->line, leading white space skipped, at most
- * INPUT_MAX_LINE bytes kept. Returns 1 for a line, 0 at the end of the stream, or a
- * negative errno.
+ * INPUT_MAX_LINE bytes kept. Returns 1 for a line, 0 at the end of the stream, -EAGAIN
+ * when a non-blocking stream has nothing more for now (the partial line is kept in
+ * in->len, in->any and in->cut for the next call), or another negative errno.
  */
 static int read_line(struct input *in, size_t *lenp, int *too_long)
 {
-    size_t len = 0;
-    int c, any = 0, rc;
+    int c, rc;
 
-    *too_long = 0;
     while ((c = getc_unlocked(in->fp)) != EOF) {
-        any = 1;
+        in->any = 1;
         if (c == '\n')
             break;
         if (c == '\0')
             c = ' ';
-        if (len == 0 && is_space(c))
+        if (in->len == 0 && is_space(c))
             continue;
-        if (len == INPUT_MAX_LINE) {
+        if (in->len == INPUT_MAX_LINE) {
             /* Dropped white space would have been trimmed anyway: only content counts. */
             if (!is_space(c))
-                *too_long = 1;
+                in->cut = 1;
             continue;
         }
-        rc = reserve(in, len + 2); /* this byte and the NUL */
+        rc = reserve(in, in->len + 2); /* this byte and the NUL */
         if (rc < 0)
             return rc;
-        in->line[len++] = (char)c;
+        in->line[in->len++] = (char)c;
     }
-    if (c == EOF && ferror(in->fp))
+    if (c == EOF && ferror(in->fp)) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            clearerr(in->fp);
+            return -EAGAIN;
+        }
         return errno ? -errno : -EIO;
-    if (!any)
+    }
+    if (!in->any)
         return 0;
-    rc = reserve(in, len + 1);
+    rc = reserve(in, in->len + 1);
     if (rc < 0)
         return rc;
-    in->line[len] = '\0';
-    *lenp = len;
+    in->line[in->len] = '\0';
+    *lenp = in->len;
+    *too_long = in->cut;
+    in->len = 0;
+    in->any = in->cut = 0;
     return 1;
 }
 
@@ -111,7 +118,12 @@ static const char *next_line(struct input *in, int *too_long)
 
     for (;;) {
         errno = 0;
+        *too_long = 0;
         rc = read_line(in, &len, too_long);
+        if (rc == -EAGAIN) {
+            in->would_block = 1;
+            return NULL;
+        }
         if (rc <= 0) {
             in->eof = 1;
             in->error = rc < 0 ? -rc : 0;
@@ -129,6 +141,7 @@ const char *input_next(struct input *in, int *too_long)
     const char *url = NULL;
     int cut = 0;
 
+    in->would_block = 0;
     if (in->next_arg < in->nargs)
         url = in->args[in->next_arg++];
     else if (in->fp != NULL && !in->eof)
@@ -149,7 +162,7 @@ uint64_t input_count_rest(struct input *in)
     uint64_t n = 0;
 
     while (input_next(in, NULL) != NULL)
-        n++;
+        n++; /* stops at the end, an error, or a stream with nothing more for now */
     in->count -= n;
     return n;
 }

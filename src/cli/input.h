@@ -20,17 +20,23 @@ struct input {
     size_t nargs;
     size_t next_arg;
     FILE *fp;   /* then this stream, or NULL */
-    char *line; /* getline buffer */
+    char *line; /* the line being read (bounded, see INPUT_MAX_LINE) */
     size_t line_cap;
-    uint64_t count; /* URLs returned so far: the index of the next one */
-    int eof;        /* nothing more to read */
-    int error;      /* errno of a read error, 0 when none */
+    size_t len;      /* bytes of the line kept so far: a partial line survives EAGAIN */
+    int any;         /* the current line has begun (a byte was read) */
+    int cut;         /* the current line was longer than INPUT_MAX_LINE */
+    uint64_t count;  /* URLs returned so far: the index of the next one */
+    int eof;         /* nothing more to read */
+    int error;       /* errno of a read error, 0 when none */
+    int would_block; /* the last call found a non-blocking stream empty: try later */
 };
 
 void input_init(struct input *in, char *const *args, size_t nargs, FILE *fp);
 
-/* Returns the next URL (valid until the next call), or NULL at the end or on a read
- * error (then in->error is set). *too_long is set when the line was cut. */
+/* Returns the next URL (valid until the next call), or NULL at the end, on a read
+ * error (then in->error is set), or when a non-blocking stream has no whole line yet
+ * (then in->would_block is set, and a later call resumes the partial line). *too_long is set when
+ * the line was cut. */
 const char *input_next(struct input *in, int *too_long);
 
 /* Counts the URLs left unread (reads the rest and discards it); for the interrupted-run

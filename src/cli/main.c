@@ -3,6 +3,7 @@
  * URL as each finishes. It uses libsalvo's public API and nothing else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,14 @@ static int feed(salvo_t *engine, size_t room, void *user)
         int too_long = 0;
         uint64_t index = run->in.count;
         const char *url = input_next(&run->in, &too_long);
+        if (url == NULL && run->in.would_block) {
+            /* A pipe with no whole line yet: the engine runs on and asks again once the
+             * pipe is readable. Reading it blocking would stall every request. */
+            if (salvo_feed_wait(engine, fileno(run->in.fp)) == 0)
+                return 0;
+            fprintf(stderr, "salvo: cannot watch the input for more lines\n");
+            return 1;
+        }
         if (url == NULL) {
             if (run->in.error)
                 fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
@@ -144,6 +153,21 @@ static void report_unread(struct run *run, FILE *fp)
             (unsigned long long)input_count_rest(&run->in));
 }
 
+/* A pipe, socket or terminal is read without blocking, so that a slow producer never
+ * stalls the requests in flight; regular files are read as they are (a disk read does
+ * not wait on anyone). Returns the flags to restore (the file description may be
+ * shared with the shell), or -1 when nothing was changed. */
+static int make_nonblocking(FILE *fp)
+{
+    struct stat st;
+    if (fp == NULL || fstat(fileno(fp), &st) < 0 || S_ISREG(st.st_mode))
+        return -1;
+    int flags = fcntl(fileno(fp), F_GETFL);
+    if (flags < 0 || (flags & O_NONBLOCK) || fcntl(fileno(fp), F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    return flags;
+}
+
 static int run_engine(struct run *run, FILE *in_fp)
 {
     char err[256], warn[256];
@@ -200,7 +224,10 @@ int main(int argc, char **argv)
         }
     }
     install_signals();
+    int saved_flags = make_nonblocking(in_fp);
     status = run_engine(&run, in_fp);
+    if (saved_flags >= 0)
+        (void)fcntl(fileno(in_fp), F_SETFL, saved_flags);
     if (run.out != stdout && fclose(run.out) != 0 && status == 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
         status = 1;

@@ -48,6 +48,18 @@ echo "# peak RSS: 20,000 URLs ${small} KB, 1,000,000 URLs ${big} KB"
 check_le "... in the memory of 20,000 (within 25% + 4 MB)" "$big" \
     "$(awk -v s="$small" 'BEGIN{print int(s * 1.25 + 4096)}')"
 
+# A slow producer on a pipe never stalls the requests in flight: the first URL (300 ms)
+# finishes while the producer still sleeps before writing the second.
+(echo "$U/delay/300"; sleep 1.5; echo "$U/") | "$SALVO" >"$out"
+check_eq "a pipe that is slow to write: both URLs fetched" 2 "$(jq_count '.ok' "$out")"
+check_le "... and the first finished in its own time, not the producer's (ms)" \
+    "$(jq -r 'select(.index == 0) | .total_ms' "$out")" 1000
+(echo "$U/delay/300"; sleep 1.5; echo "$U/") | "$SALVO" --blocking >"$out"
+check_eq "the blocking baseline reads the same pipe too" 2 "$(jq_count '.ok' "$out")"
+printf '%s/size/3\n%s/size/4' "$U" "$U" | "$SALVO" >"$out"
+check_eq "a last line without a newline still counts" "3 4" \
+    "$(jq -r .bytes "$out" | sort | tr '\n' ' ' | sed 's/ $//')"
+
 # Fd limit: a -c that cannot fit is lowered with one warning, and the run still works.
 (
     ulimit -n 200
