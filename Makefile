@@ -43,7 +43,8 @@ API_BINS := $(API_SRCS:tests/api/%.c=$(B)/tests/api_%)
 TESTD_SRCS := $(wildcard tests/server/*.c)
 
 DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp curl time \
-             python3 libcmocka-dev dnsmasq jq openssl procps
+             python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
+             libnginx-mod-http-echo wrk valgrind strace
 
 .PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz format
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
@@ -125,6 +126,10 @@ sanitize: deps
 demo: deps
 	$(MAKE) all $(B)/testd
 	bench/demo.sh
+
+bench: deps
+	$(MAKE) all $(B)/testd
+	bench/run.sh
 
 check-deps:
 	@pkg-config --exists $(PKGS) && test -f /usr/share/llhttp/llhttp.c || \

@@ -46,12 +46,12 @@ farm_urls() {
 # farm_pins SITES FILE: the --resolve pins of sites 1..SITES (both ports), one
 # HOST:PORT:ADDR a line, as salvo and curl take them.
 farm_pins() {
-    local k a
-    for k in $(seq 1 "$1"); do
-        a=$(farm_addr "$k")
-        echo "site$k.$FARM_TLD:$FARM_HTTP:$a"
-        echo "site$k.$FARM_TLD:$FARM_HTTPS:$a"
-    done >"$2"
+    awk -v n="$1" -v tld="$FARM_TLD" -v hp="$FARM_HTTP" -v sp="$FARM_HTTPS" 'BEGIN {
+        for (k = 1; k <= n; k++) {
+            a = sprintf("127.1.%d.%d", int((k - 1) / 250), (k - 1) % 250 + 1)
+            printf "site%d.%s:%d:%s\nsite%d.%s:%d:%s\n", k, tld, hp, a, k, tld, sp, a
+        }
+    }' >"$2"
 }
 
 # farm_pin_args FILE: sets PINS to "--resolve PIN" for every line of FILE.
@@ -180,12 +180,11 @@ farm_stop() {
     FARM_PID=
 }
 
-# farm_dnsmasq SITES: a local dnsmasq (tests/lib.sh start_dnsmasq) that answers the names
-# of sites 1..SITES from a hosts file and knows nothing else (no upstream). Sets DNS_PORT.
+# farm_dnsmasq PINS_FILE: a local dnsmasq (tests/lib.sh start_dnsmasq) that answers the
+# names of a farm_pins file from a hosts file and knows nothing else (no upstream, no
+# /etc/hosts). Sets DNS_PORT.
 farm_dnsmasq() {
-    local k
-    for k in $(seq 1 "$1"); do echo "$(farm_addr "$k") site$k.$FARM_TLD"; done \
-        >"$T_DIR/farm.hosts"
+    awk -F: '{ print $3, $1 }' "$1" | sort -u >"$T_DIR/farm.hosts"
     start_dnsmasq farm --addn-hosts="$T_DIR/farm.hosts" --local="/$FARM_TLD/" \
         --cache-size=10000
 }
@@ -195,9 +194,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     . tests/lib.sh
     farm_start "${1:-200}" || exit 1
     farm_pins "$FARM_SITES" "$T_DIR/pins.txt"
-    cp "$T_DIR/pins.txt" "$FARM_CA" "${TMPDIR:-/tmp}/" 2>/dev/null
     echo "farm: $FARM_SITES sites, http port $FARM_HTTP, https port $FARM_HTTPS (nginx PID $FARM_PID)"
-    echo "pins (HOST:PORT:ADDR, one a line): ${TMPDIR:-/tmp}/pins.txt; CA: ${TMPDIR:-/tmp}/ca.pem"
+    echo "pins (HOST:PORT:ADDR, one a line): $T_DIR/pins.txt; CA: $FARM_CA"
     echo "try:  build/salvo --resolve $(head -1 "$T_DIR/pins.txt") $(farm_url 1 /delay/250)"
     echo "Ctrl-C stops the farm."
     trap 'exit 0' INT TERM

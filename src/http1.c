@@ -92,6 +92,18 @@ static int request_valid(const struct http1_request *req)
     return 1;
 }
 
+/* Appends a, b and c (b and c may be NULL) and CRLF: the request is written once per
+ * attempt, so plain appends rather than printf. */
+static int line(struct buf *out, const char *a, const char *b, const char *c)
+{
+    int rc = buf_append_str(out, a);
+    if (rc == 0 && b != NULL)
+        rc = buf_append_str(out, b);
+    if (rc == 0 && c != NULL)
+        rc = buf_append_str(out, c);
+    return rc == 0 ? buf_append(out, "\r\n", 2) : rc;
+}
+
 /* Writes one default header, or the user's line of the same name in its place. */
 static int write_default(struct buf *out, const struct http1_request *req, const char *name,
                          const char *value)
@@ -99,10 +111,10 @@ static int write_default(struct buf *out, const struct http1_request *req, const
     const char *user = find_header(req, name);
 
     if (user != NULL)
-        return buf_printf(out, "%s\r\n", user);
+        return line(out, user, NULL, NULL);
     if (value == NULL)
         return 0;
-    return buf_printf(out, "%s: %s\r\n", name, value);
+    return line(out, name, ": ", value);
 }
 
 static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding"};
@@ -124,7 +136,11 @@ static int write_head(struct buf *out, const struct http1_request *req)
     size_t i;
     int rc;
 
-    rc = buf_printf(out, "%s %s HTTP/1.1\r\n", req->method, req->url->target);
+    rc = buf_append_str(out, req->method);
+    if (rc == 0)
+        rc = buf_append(out, " ", 1);
+    if (rc == 0)
+        rc = line(out, req->url->target, " HTTP/1.1", NULL);
     if (rc == 0)
         rc = write_default(out, req, "Host", req->url->authority);
     if (rc == 0)
@@ -136,7 +152,7 @@ static int write_head(struct buf *out, const struct http1_request *req)
     /* Defaults the user replaced were written in the defaults' place (Host first). */
     for (i = 0; rc == 0 && i < req->headers_len; i++)
         if (!is_default(req->headers[i]))
-            rc = buf_printf(out, "%s\r\n", req->headers[i]);
+            rc = line(out, req->headers[i], NULL, NULL);
     if (rc == 0 && need_length)
         rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
     if (rc == 0 && !req->keepalive)

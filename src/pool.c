@@ -92,8 +92,24 @@ static int grow_buckets(struct pool *p)
 
 struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port)
 {
+    /* "https://host:port" built by hand: this runs for every request queued. */
     char key[600];
-    snprintf(key, sizeof key, "%s://%s:%u", tls ? "https" : "http", host, port);
+    const char *scheme = tls ? "https://" : "http://";
+    size_t sl = strlen(scheme), hl = strnlen(host, sizeof key - sl - 7);
+    memcpy(key, scheme, sl);
+    memcpy(key + sl, host, hl);
+    char *w = key + sl + hl;
+    *w++ = ':';
+    char digits[6];
+    int nd = 0;
+    unsigned v = port;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (nd > 0)
+        *w++ = digits[--nd];
+    *w = '\0';
     size_t k = hash_str(key) & (p->nbuckets - 1);
     for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket)
         if (strcmp(o->key, key) == 0)

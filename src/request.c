@@ -92,9 +92,18 @@ int req_run_prepare(struct req *r)
 {
     if (r->run != NULL)
         return 0;
-    struct req_run *x = calloc(1, sizeof *x);
+    /* Not calloc: most of the 3.6 KiB (addresses, TLS facts, buffers) is written before it
+     * is read, and zeroing it all was the largest single cost of a keep-alive request. */
+    struct req_run *x = malloc(sizeof *x);
     if (x == NULL)
         return -ENOMEM;
+    x->dns_pending = 0;
+    x->naddrs = x->addr_next = 0;
+    x->last_connect_err = 0;
+    x->pc = NULL;
+    x->reserved = x->replayed = 0;
+    x->sha256[0] = '\0';
+    req_attempt_reset(&x->a, loop_now_us());
     loop_timer_init(&x->connect_timer, on_connect_timer, r);
     loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
     list_init(&x->ipw.link);
@@ -258,10 +267,19 @@ static void resolve(struct req *r)
 
 void req_attempt_reset(struct req_attempt *a, uint64_t now)
 {
-    memset(a, 0, sizeof *a);
+    /* Field by field: the strings' buffers (1.7 KiB with the TLS facts) need only their
+     * first byte cleared. */
+    a->err = SALVO_E_OK;
+    a->msg[0] = '\0';
+    a->status = 0;
+    a->sent = 0;
     a->dns_ms = a->connect_ms = a->tls_ms = a->ttfb_ms = a->transfer_ms = -1;
-    a->tls_resumed = -1;
     a->t_start = a->t_phase = now;
+    a->t_sent = a->t_first_byte = 0;
+    a->remote_ip[0] = '\0';
+    a->tls_resumed = -1;
+    a->reused = 0;
+    a->tls.have = a->tls.have_cert = 0;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)

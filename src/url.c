@@ -282,19 +282,37 @@ static char *make_target(const char *p, const char *end)
     return t;
 }
 
-/* host[:port] for the Host header; the port is left out when it is the default. */
+/* host[:port] for the Host header; the port is left out when it is the default. Built
+ * by hand rather than with asprintf: it runs once per URL. */
 static char *make_authority(const struct url *u)
 {
-    const char *lb = u->host_is_ip == 6 ? "[" : "", *rb = u->host_is_ip == 6 ? "]" : "";
-    uint16_t def = u->tls ? 443 : 80;
-    char *s;
-    int n;
-
-    if (u->port == def)
-        n = asprintf(&s, "%s%s%s", lb, u->host, rb);
-    else
-        n = asprintf(&s, "%s%s%s:%u", lb, u->host, rb, (unsigned)u->port);
-    return n < 0 ? NULL : s;
+    int v6 = u->host_is_ip == 6;
+    size_t hlen = strlen(u->host);
+    char port[8] = "";
+    if (u->port != (u->tls ? 443 : 80)) {
+        char *p = port + sizeof port - 1;
+        unsigned v = u->port;
+        *p = '\0';
+        do {
+            *--p = (char)('0' + v % 10);
+            v /= 10;
+        } while (v != 0);
+        *--p = ':';
+        memmove(port, p, strlen(p) + 1);
+    }
+    size_t plen = strlen(port);
+    char *s = malloc(hlen + 2 * (size_t)v6 + plen + 1);
+    if (s == NULL)
+        return NULL;
+    char *w = s;
+    if (v6)
+        *w++ = '[';
+    memcpy(w, u->host, hlen);
+    w += hlen;
+    if (v6)
+        *w++ = ']';
+    memcpy(w, port, plen + 1);
+    return s;
 }
 
 salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
@@ -303,7 +321,8 @@ salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
     salvo_err_t rc;
 
     memset(u, 0, sizeof(*u));
-    set_err(err, errlen, "%s", "");
+    if (errlen > 0)
+        err[0] = '\0'; /* no printf on the success path: it runs once per URL */
     if (s == NULL || *s == '\0') {
         set_err(err, errlen, "empty URL");
         return SALVO_E_BAD_URL;

@@ -1,17 +1,19 @@
 /*
  * output.c -- the JSON Lines writer (CONTRACT.md, "Records").
  *
- * A record is written field by field, in the contract's order, straight to the FILE*:
- * no intermediate buffer, so a record with a 64 KiB URL costs no allocation. Number
- * formatting avoids printf's "%f", whose decimal point follows the locale: durations are
- * printed from integer microseconds, so a comma can never slip into a number.
+ * A record is written field by field, in the contract's order, into a fixed buffer that
+ * goes to the FILE* in one fwrite (in several pieces for a record longer than the
+ * buffer, such as one with a 64 KiB URL): no allocation. This is the hottest code of a
+ * keep-alive run (one record per request), so it avoids printf: numbers are formatted by
+ * hand (durations from integer microseconds, so no locale's decimal comma can slip in)
+ * and runs of plain ASCII are copied at once.
  *
  * Strings are made valid UTF-8 here, whatever bytes a URL, a server's reason or a
  * certificate subject carried: each ill-formed sequence becomes one U+FFFD, using the
  * "maximal subpart" rule of the Unicode standard (section 3.9, as the WHATWG decoder
  * does), so that a truncated sequence costs one replacement, not one per byte.
  *
- * No state: re-entrant; concurrent writers to one FILE* rely on stdio's own locking.
+ * No state: re-entrant. The unlocked stdio calls assume one thread writes a FILE*.
  */
 #include "output.h"
 
@@ -25,6 +27,47 @@
 /* Durations past this (about 31 years, in ms) are not plausible and would overflow the
  * microsecond integer: they are written as null. */
 #define MS_PLAUSIBLE_MAX 1e12
+
+/* A record is assembled here and handed to stdio in one piece: one fwrite per record
+ * instead of one stdio call per field. A record longer than the buffer (a 64 KiB URL)
+ * goes out in several pieces, still without allocating. */
+struct rec {
+    FILE *fp;
+    size_t len;
+    char buf[4096];
+};
+
+static void rec_flush(struct rec *o)
+{
+    if (o->len > 0)
+        fwrite_unlocked(o->buf, 1, o->len, o->fp);
+    o->len = 0;
+}
+
+static void rec_write(struct rec *o, const void *p, size_t n)
+{
+    if (n > sizeof o->buf - o->len) {
+        rec_flush(o);
+        if (n > sizeof o->buf) {
+            fwrite_unlocked(p, 1, n, o->fp);
+            return;
+        }
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+static void rec_puts(struct rec *o, const char *s)
+{
+    rec_write(o, s, strlen(s));
+}
+
+static void rec_putc(struct rec *o, int c)
+{
+    if (o->len == sizeof o->buf)
+        rec_flush(o);
+    o->buf[o->len++] = (char)c;
+}
 
 /*
  * Length of the well-formed UTF-8 sequence at s (1 to 4), or 0 when it is ill-formed;
@@ -63,194 +106,243 @@ static size_t utf8_seq(const unsigned char *s, size_t *bad)
     return n;
 }
 
-/* Writes one ASCII byte, escaped as JSON requires (and DEL too, for terminals). */
-static void put_ascii(FILE *fp, unsigned char c)
+/* Writes an unsigned integer in decimal. */
+static void put_u64(struct rec *fp, uint64_t v)
 {
-    switch (c) {
-    case '"':
-        fputs("\\\"", fp);
-        break;
-    case '\\':
-        fputs("\\\\", fp);
-        break;
-    case '\b':
-        fputs("\\b", fp);
-        break;
-    case '\f':
-        fputs("\\f", fp);
-        break;
-    case '\n':
-        fputs("\\n", fp);
-        break;
-    case '\r':
-        fputs("\\r", fp);
-        break;
-    case '\t':
-        fputs("\\t", fp);
-        break;
-    default:
-        if (c < 0x20 || c == 0x7f)
-            fprintf(fp, "\\u%04x", c);
-        else
-            fputc(c, fp);
+    char buf[24];
+    char *p = buf + sizeof buf;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    rec_write(fp, p, (size_t)(buf + sizeof buf - p));
+}
+
+static void put_i64(struct rec *fp, int64_t v)
+{
+    if (v < 0) {
+        rec_putc(fp, '-');
+        put_u64(fp, (uint64_t)0 - (uint64_t)v);
+    } else {
+        put_u64(fp, (uint64_t)v);
     }
 }
 
-void output_json_string(FILE *fp, const char *s)
+/* Bytes that go out as they are: printable ASCII but the quote and the backslash. */
+static int plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Writes one ASCII byte, escaped as JSON requires (and DEL too, for terminals). */
+static void put_ascii(struct rec *fp, unsigned char c)
+{
+    switch (c) {
+    case '"':
+        rec_puts(fp, "\\\"");
+        break;
+    case '\\':
+        rec_puts(fp, "\\\\");
+        break;
+    case '\b':
+        rec_puts(fp, "\\b");
+        break;
+    case '\f':
+        rec_puts(fp, "\\f");
+        break;
+    case '\n':
+        rec_puts(fp, "\\n");
+        break;
+    case '\r':
+        rec_puts(fp, "\\r");
+        break;
+    case '\t':
+        rec_puts(fp, "\\t");
+        break;
+    default:
+        if (c < 0x20 || c == 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            rec_write(fp, esc, sizeof esc);
+        } else {
+            rec_putc(fp, c);
+        }
+    }
+}
+
+static void put_json_string(struct rec *fp, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n, bad;
 
     if (s == NULL) {
-        fputs("null", fp);
+        rec_puts(fp, "null");
         return;
     }
-    fputc('"', fp);
+    rec_putc(fp, '"');
     while (*p != '\0') {
+        const unsigned char *run = p;
+        while (plain_ascii(*p))
+            p++;
+        if (p > run)
+            rec_write(fp, run, (size_t)(p - run));
+        if (*p == '\0')
+            break;
         n = utf8_seq(p, &bad);
         if (n == 1) {
             put_ascii(fp, *p);
         } else if (n > 1) {
-            fwrite(p, 1, n, fp);
+            rec_write(fp, p, n);
         } else {
-            fputs(REPLACEMENT, fp);
+            rec_puts(fp, REPLACEMENT);
             n = bad;
         }
         p += n;
     }
-    fputc('"', fp);
+    rec_putc(fp, '"');
 }
 
-/* Starts a field: the separator, then the key. Keys are plain ASCII constants. */
-static void key(FILE *fp, const char *name)
-{
-    fprintf(fp, ",\"%s\":", name);
-}
+/* A field's separator and key, as one literal and its length: K("url") is ,"url": */
+#define K(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
 
-static void put_str(FILE *fp, const char *name, const char *s)
+static void put_str(struct rec *fp, const char *k, size_t kn, const char *s)
 {
-    key(fp, name);
-    output_json_string(fp, s);
+    rec_write(fp, k, kn);
+    put_json_string(fp, s);
 }
 
 /* A duration in ms with 3 decimals, or null when negative (does not apply) or absurd. */
-static void put_ms(FILE *fp, const char *name, double ms)
+static void put_ms(struct rec *fp, const char *k, size_t kn, double ms)
 {
     uint64_t us;
 
-    key(fp, name);
+    rec_write(fp, k, kn);
     if (!(ms >= 0 && ms < MS_PLAUSIBLE_MAX)) { /* also catches NaN */
-        fputs("null", fp);
+        rec_puts(fp, "null");
         return;
     }
     us = (uint64_t)(ms * 1000.0 + 0.5);
-    fprintf(fp, "%" PRIu64 ".%03u", us / 1000, (unsigned)(us % 1000));
+    unsigned frac = (unsigned)(us % 1000);
+    char dec[4] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
+                   (char)('0' + frac % 10)};
+    put_u64(fp, us / 1000);
+    rec_write(fp, dec, sizeof dec);
 }
 
 /* A tri-state: -1 is null, 0 false, anything else true. */
-static void put_bool3(FILE *fp, const char *name, int v)
+static void put_bool3(struct rec *fp, const char *k, size_t kn, int v)
 {
-    key(fp, name);
-    fputs(v < 0 ? "null" : v ? "true" : "false", fp);
+    rec_write(fp, k, kn);
+    rec_puts(fp, v < 0 ? "null" : v ? "true" : "false");
 }
 
 /* An HTTP status, null when none arrived. */
-static void put_status(FILE *fp, const char *name, int status)
+static void put_status(struct rec *fp, const char *k, size_t kn, int status)
 {
-    key(fp, name);
+    rec_write(fp, k, kn);
     if (status == 0)
-        fputs("null", fp);
+        rec_puts(fp, "null");
     else
-        fprintf(fp, "%d", status);
+        put_i64(fp, status);
 }
 
-static void put_error(FILE *fp, const char *name, salvo_err_t err)
+static void put_error(struct rec *fp, const char *k, size_t kn, salvo_err_t err)
 {
-    put_str(fp, name, err == SALVO_E_OK ? NULL : salvo_err_name(err));
+    put_str(fp, k, kn, err == SALVO_E_OK ? NULL : salvo_err_name(err));
 }
 
-static void put_attempt(FILE *fp, const salvo_attempt_t *a)
+static void put_attempt(struct rec *fp, const salvo_attempt_t *a)
 {
-    /* The object's first field has no separator; every later one comes through key(). */
-    fputs("{\"error\":", fp);
-    output_json_string(fp, a->error == SALVO_E_OK ? NULL : salvo_err_name(a->error));
-    put_status(fp, "status", a->status);
-    put_ms(fp, "dns_ms", a->dns_ms);
-    put_ms(fp, "connect_ms", a->connect_ms);
-    put_ms(fp, "tls_ms", a->tls_ms);
-    put_ms(fp, "ttfb_ms", a->ttfb_ms);
-    put_str(fp, "remote_ip", a->remote_ip);
-    put_bool3(fp, "reused", a->reused);
-    put_ms(fp, "backoff_ms", a->backoff_ms);
-    fputc('}', fp);
+    /* The object's first field has no separator; every later one comes with K(). */
+    rec_puts(fp, "{\"error\":");
+    put_json_string(fp, a->error == SALVO_E_OK ? NULL : salvo_err_name(a->error));
+    put_status(fp, K("status"), a->status);
+    put_ms(fp, K("dns_ms"), a->dns_ms);
+    put_ms(fp, K("connect_ms"), a->connect_ms);
+    put_ms(fp, K("tls_ms"), a->tls_ms);
+    put_ms(fp, K("ttfb_ms"), a->ttfb_ms);
+    put_str(fp, K("remote_ip"), a->remote_ip);
+    put_bool3(fp, K("reused"), a->reused);
+    put_ms(fp, K("backoff_ms"), a->backoff_ms);
+    rec_putc(fp, '}');
 }
 
-static void put_attempts_log(FILE *fp, const salvo_result_t *r, int with_attempt_log)
+static void put_attempts_log(struct rec *fp, const salvo_result_t *r, int with_attempt_log)
 {
     size_t i;
 
-    key(fp, "attempts_log");
+    rec_write(fp, K("attempts_log"));
     if (!with_attempt_log) {
-        fputs("null", fp);
+        rec_puts(fp, "null");
         return;
     }
-    fputc('[', fp);
+    rec_putc(fp, '[');
     for (i = 0; r->attempts_log != NULL && i < r->attempts_log_len; i++) {
         if (i > 0)
-            fputc(',', fp);
+            rec_putc(fp, ',');
         put_attempt(fp, &r->attempts_log[i]);
     }
-    fputc(']', fp);
+    rec_putc(fp, ']');
 }
 
 /* The TLS and certificate fields, tls_version to cert_issuer. */
-static void put_tls(FILE *fp, const salvo_result_t *r)
+static void put_tls(struct rec *fp, const salvo_result_t *r)
 {
-    put_str(fp, "tls_version", r->tls_version);
-    put_str(fp, "tls_cipher", r->tls_cipher);
-    put_str(fp, "alpn", r->alpn);
-    put_bool3(fp, "tls_resumed", r->tls_resumed);
-    put_str(fp, "cert_expiry", r->cert_expiry);
-    put_str(fp, "chain_expiry", r->chain_expiry);
-    key(fp, "cert_days_left");
+    put_str(fp, K("tls_version"), r->tls_version);
+    put_str(fp, K("tls_cipher"), r->tls_cipher);
+    put_str(fp, K("alpn"), r->alpn);
+    put_bool3(fp, K("tls_resumed"), r->tls_resumed);
+    put_str(fp, K("cert_expiry"), r->cert_expiry);
+    put_str(fp, K("chain_expiry"), r->chain_expiry);
+    rec_write(fp, K("cert_days_left"));
     if (r->cert_expiry == NULL)
-        fputs("null", fp);
+        rec_puts(fp, "null");
     else
-        fprintf(fp, "%" PRId64, r->cert_days_left);
-    put_str(fp, "cert_subject", r->cert_subject);
-    put_str(fp, "cert_issuer", r->cert_issuer);
+        put_i64(fp, r->cert_days_left);
+    put_str(fp, K("cert_subject"), r->cert_subject);
+    put_str(fp, K("cert_issuer"), r->cert_issuer);
 }
 
-int output_json_record(FILE *fp, const salvo_result_t *r, int with_attempt_log)
+int output_json_record(FILE *out, const salvo_result_t *r, int with_attempt_log)
 {
-    fprintf(fp, "{\"index\":%" PRIu64, r->index);
-    put_str(fp, "url", r->url);
-    key(fp, "ok");
-    fputs(r->ok ? "true" : "false", fp);
-    put_status(fp, "status", r->status);
-    put_error(fp, "error", r->error);
-    put_str(fp, "message", r->message);
-    key(fp, "attempts");
-    fprintf(fp, "%d", r->attempts);
-    put_str(fp, "remote_ip", r->remote_ip);
-    key(fp, "bytes");
-    fprintf(fp, "%" PRIu64, r->bytes);
-    key(fp, "wire_bytes");
-    fprintf(fp, "%" PRIu64, r->wire_bytes);
-    put_ms(fp, "queue_ms", r->queue_ms);
-    put_ms(fp, "dns_ms", r->dns_ms);
-    put_ms(fp, "connect_ms", r->connect_ms);
-    put_ms(fp, "tls_ms", r->tls_ms);
-    put_ms(fp, "ttfb_ms", r->ttfb_ms);
-    put_ms(fp, "transfer_ms", r->transfer_ms);
-    put_ms(fp, "total_ms", r->total_ms);
-    put_bool3(fp, "reused", r->reused);
+    struct rec rec = {.fp = out}, *fp = &rec;
+    rec_puts(fp, "{\"index\":");
+    put_u64(fp, r->index);
+    put_str(fp, K("url"), r->url);
+    rec_write(fp, K("ok"));
+    rec_puts(fp, r->ok ? "true" : "false");
+    put_status(fp, K("status"), r->status);
+    put_error(fp, K("error"), r->error);
+    put_str(fp, K("message"), r->message);
+    rec_write(fp, K("attempts"));
+    put_i64(fp, r->attempts);
+    put_str(fp, K("remote_ip"), r->remote_ip);
+    rec_write(fp, K("bytes"));
+    put_u64(fp, r->bytes);
+    rec_write(fp, K("wire_bytes"));
+    put_u64(fp, r->wire_bytes);
+    put_ms(fp, K("queue_ms"), r->queue_ms);
+    put_ms(fp, K("dns_ms"), r->dns_ms);
+    put_ms(fp, K("connect_ms"), r->connect_ms);
+    put_ms(fp, K("tls_ms"), r->tls_ms);
+    put_ms(fp, K("ttfb_ms"), r->ttfb_ms);
+    put_ms(fp, K("transfer_ms"), r->transfer_ms);
+    put_ms(fp, K("total_ms"), r->total_ms);
+    put_bool3(fp, K("reused"), r->reused);
     put_tls(fp, r);
-    put_str(fp, "final_url", r->final_url);
-    key(fp, "redirects");
-    fprintf(fp, "%d", r->redirects);
-    put_str(fp, "sha256", r->sha256);
+    put_str(fp, K("final_url"), r->final_url);
+    rec_write(fp, K("redirects"));
+    put_i64(fp, r->redirects);
+    put_str(fp, K("sha256"), r->sha256);
     put_attempts_log(fp, r, with_attempt_log);
-    fputs("}\n", fp);
-    return ferror(fp) ? -1 : 0;
+    rec_puts(fp, "}\n");
+    rec_flush(fp);
+    return ferror(out) ? -1 : 0;
+}
+
+void output_json_string(FILE *out, const char *s)
+{
+    struct rec rec = {.fp = out};
+    put_json_string(&rec, s);
+    rec_flush(&rec);
 }
