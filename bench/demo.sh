@@ -1,29 +1,100 @@
 #!/usr/bin/env bash
-# make demo: a local farm of 200 sites (the project's test server behind 200 names
-# pinned with --resolve), each answering after 250 ms, fetched by salvo at -c 200.
-# Everything runs on 127.0.0.1 and stops by itself.
+# bench/demo.sh -- `make demo`: 200 web sites that each answer after 250 ms, fetched first
+# by the blocking baseline (salvo --blocking: one URL at a time, about 50 s) and then by
+# salvo at -c 200, with both summaries side by side and the speed-up.
+#
+# The sites are the farm of bench/farm.sh: one local nginx listening on 127.1.0.1 ..
+# 127.1.0.200, each address a site (siteK.farm.test, pinned with --resolve, so no name
+# goes to the system resolver). Everything runs on this machine; the farm and every
+# process started here are stopped by their PID at exit. Takes about a minute.
 set -u
-cd "$(dirname "$0")/.."
-B=${B:-build}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/salvo-demo.XXXXXX")
-"$B/testd" --port-file "$dir/port" --delay-all 250 >"$dir/testd.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
-for i in $(seq 1 50); do [ -s "$dir/port" ] && break; sleep 0.1; done
-port=$(head -1 "$dir/port")
-pins=()
-for i in $(seq 1 200); do
-    echo "http://site$i.demo.test:$port/"
-    pins+=(--resolve "site$i.demo.test:$port:127.0.0.1")
-done >"$dir/urls.txt"
+cd "$(dirname "$0")/.." || exit 2
+export SALVO_BUILD=${SALVO_BUILD:-$(cd "${B:-build}" && pwd)}
+. tests/lib.sh
+. bench/farm.sh
+N=${DEMO_SITES:-200}
+DELAY=${DEMO_DELAY_MS:-250}
+C=${DEMO_CONCURRENCY:-200}
+[ -x "$SALVO" ] || { echo "demo: no $SALVO: run make first" >&2; exit 2; }
+command -v jq >/dev/null || { echo "demo: needs jq (make deps)" >&2; exit 2; }
 
-echo "200 sites, each answering after 250 ms."
-echo "A blocking client would need about 200 x 250 ms = 50 s."
-start=$(date +%s.%N)
-"$B/salvo" -c 200 "${pins[@]}" -i "$dir/urls.txt" >"$dir/out.jsonl"
-end=$(date +%s.%N)
-ok=$(grep -c '"ok":true' "$dir/out.jsonl")
-awk -v s="$start" -v e="$end" -v ok="$ok" 'BEGIN {
-    t = e - s
-    printf "salvo -c 200: %d of 200 ok in %.2f s (about %.0fx faster than 50 s)\n", ok, t, 50 / t }'
-echo "(The side-by-side run against the blocking baseline comes with salvo --blocking.)"
+# pct FILE P: the P-quantile of total_ms; errors FILE: error classes and counts; oks FILE;
+# secs T0 T1: seconds between two date +%s%N.
+pct() { jq -r '.total_ms // empty' "$1" | sort -g | awk -v p="$2" '{ v[NR] = $1 } END {
+    if (NR == 0) print "-"; else { i = int(NR * p + 0.999); if (i < 1) i = 1; printf "%.0f ms", v[i] } }'; }
+errors() {
+    local e
+    e=$(jq -r '.error // empty' "$1" | sort | uniq -c | awk '{ printf "%s%s x%d", s, $2, $1; s = ", " }')
+    echo "${e:-none}"
+}
+oks() { echo "$(grep -c '"ok":true' "$1") of $(wc -l <"$1") ok"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
+
+# fetch NAME ARGS...: one salvo run over the demo's URLs, records to $T_DIR/NAME.jsonl,
+# bounded by four times the baseline's expected time plus a minute; on a terminal a
+# progress line is redrawn beside it. Sets T0 and T1 (ns, around the run).
+fetch() {
+    local name=$1 pid prog=""
+    shift
+    T0=$(date +%s%N)
+    timeout -k 5 $((N * DELAY * 4 / 1000 + 60)) "$SALVO" "$@" "${PINS[@]}" -i "$T_DIR/urls.txt" \
+        -o "$T_DIR/$name.jsonl" 2>"$T_DIR/$name.err" &
+    pid=$!
+    T_PIDS+=("$pid")
+    if [ -t 1 ]; then
+        progress "$name" "$pid" &
+        prog=$!
+        T_PIDS+=("$prog")
+    fi
+    wait "$pid"
+    T1=$(date +%s%N)
+    if [ -n "$prog" ]; then
+        kill "$prog" 2>/dev/null
+        wait "$prog" 2>/dev/null
+        printf '\r%60s\r' ""
+    fi
+}
+
+# progress NAME PID: redraws "NAME: K of N done" every half second while PID runs.
+progress() {
+    local k
+    while kill -0 "$2" 2>/dev/null; do
+        k=$(wc -l <"$T_DIR/$1.jsonl" 2>/dev/null || echo 0)
+        printf '\r   %s: %d of %d done, %s' "$1" "$k" "$N" "$(secs "$T0" "$(date +%s%N)")"
+        sleep 0.5
+    done
+}
+
+echo "Starting a farm of $N web sites on this machine (one nginx, 127.1.0.1 .. 127.1.0.$N)..."
+farm_start "$N" || exit 1
+farm_pins "$N" "$T_DIR/pins.txt"
+farm_pin_args "$T_DIR/pins.txt"
+farm_urls "$N" "$N" "/delay/$DELAY" >"$T_DIR/urls.txt"
+echo "Each site answers after $DELAY ms: $(head -1 "$T_DIR/urls.txt") ..."
+echo
+
+echo "1. The blocking baseline (salvo --blocking): one URL after the other,"
+echo "   about $N x $DELAY ms = $((N * DELAY / 1000)) s."
+fetch blocking --blocking
+B0=$T0 B1=$T1
+echo "   done in $(secs "$B0" "$B1")."
+echo "2. salvo -c $C: all of them at once."
+fetch salvo -c "$C"
+S0=$T0 S1=$T1
+echo "   done in $(secs "$S0" "$S1")."
+echo
+
+row() { printf '  %-16s %-24s %-24s\n' "$1" "$2" "$3"; }
+row "" "blocking baseline" "salvo -c $C"
+row "" "-----------------" "-----------------"
+row "records" "$(oks "$T_DIR/blocking.jsonl")" "$(oks "$T_DIR/salvo.jsonl")"
+row "wall time" "$(secs "$B0" "$B1")" "$(secs "$S0" "$S1")"
+row "total_ms p50" "$(pct "$T_DIR/blocking.jsonl" 0.5)" "$(pct "$T_DIR/salvo.jsonl" 0.5)"
+row "total_ms p90" "$(pct "$T_DIR/blocking.jsonl" 0.9)" "$(pct "$T_DIR/salvo.jsonl" 0.9)"
+row "errors" "$(errors "$T_DIR/blocking.jsonl")" "$(errors "$T_DIR/salvo.jsonl")"
+echo
+awk -v b=$((B1 - B0)) -v s=$((S1 - S0)) -v n="$N" -v d="$DELAY" 'BEGIN {
+    printf "Speed-up: %.0fx. Each request still takes about %d ms; salvo waits for all %d\n", b / s, d, n
+    printf "at once instead of one after the other.\n" }'
+farm_stop
+echo "The farm is stopped."

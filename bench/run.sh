@@ -47,7 +47,7 @@ fi
 F4_C=50
 LIMIT=${BENCH_CMD_LIMIT:-150} # seconds, for any one measured command
 
-for tool in /usr/bin/time nginx curl jq gnuplot timeout; do
+for tool in python3 /usr/bin/time nginx curl jq gnuplot timeout; do
     command -v "$tool" >/dev/null || { echo "bench: needs $tool (make deps)" >&2; exit 2; }
 done
 [ -x "$SALVO" ] || { echo "bench: no $SALVO: run make first" >&2; exit 2; }
@@ -62,19 +62,36 @@ fail() {
     FAILED=1
 }
 
-# measure NAME CMD...: runs CMD (bounded by LIMIT) with stdout to $T_DIR/NAME.out; sets
-# WALL (s, from the clock around it), CPU (user + sys s) and RSS (peak, KB).
+# measure NAME CMD...: runs CMD (killed with its process group after LIMIT s) with stdin
+# from /dev/null and stdout to $T_DIR/NAME.out; sets WALL (s) and CPU (user + sys, ms)
+# from the clock around fork and exit and the rusage of wait4, to the microsecond (date
+# would add its own start-up, /usr/bin/time rounds to 10 ms), and RSS (peak, KB) from
+# /usr/bin/time in between: Linux carries the peak RSS of the parent's image across
+# exec, so the child's own figure needs a small parent.
 measure() {
-    local name=$1 t0 t1 u s
+    local name=$1
     shift
-    t0=$(date +%s%N)
-    timeout -k 5 "$LIMIT" /usr/bin/time -f '%U %S %M' -o "$T_DIR/$name.time" "$@" \
-        >"$T_DIR/$name.out" 2>"$T_DIR/$name.err"
-    t1=$(date +%s%N)
-    WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-    read -r u s RSS < <(tail -1 "$T_DIR/$name.time" 2>/dev/null)
-    CPU=$(awk -v u="${u:-0}" -v s="${s:-0}" 'BEGIN { printf "%.2f", u + s }')
-    RSS=${RSS:-0}
+    rm -f "$T_DIR/$name.time" "$T_DIR/$name.time.rss"
+    python3 -c '
+import os, signal, subprocess, sys, threading, time
+limit, out, err, res = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+cmd = ["/usr/bin/time", "-f", "%M", "-o", res + ".rss"] + sys.argv[5:]
+with open(out, "wb") as o, open(err, "wb") as e:
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=o, stderr=e,
+                         start_new_session=True)
+    killer = threading.Timer(limit, lambda: os.killpg(p.pid, signal.SIGKILL))
+    killer.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    killer.cancel()
+with open(res, "w") as f:
+    f.write("%.3f %.1f\n" % (wall, (ru.ru_utime + ru.ru_stime) * 1000))
+' "$LIMIT" "$T_DIR/$name.out" "$T_DIR/$name.err" "$T_DIR/$name.time" "$@"
+    WALL=0 CPU=0 RSS=0
+    read -r WALL CPU <"$T_DIR/$name.time"
+    RSS=$(tail -1 "$T_DIR/$name.time.rss" 2>/dev/null)
+    [[ "$RSS" =~ ^[0-9]+$ ]] || RSS=0
 }
 
 # keep NAME OK EXPECTED: appends "wall cpu rss ok" to NAME.runs; checks OK == EXPECTED.
@@ -168,7 +185,7 @@ fig1_md() {
         "extrapolated to $n: $n / $F1_BASE x measured. \`\$PINS\` = \`--resolve" \
         "siteK.farm.test:PORT:127.1.0.K\` for K = 1..$n and both ports, for every client."
     echo
-    echo "| client | command | URLs | ok | wall s | ideal s | wall / ideal | CPU s | peak RSS MB |"
+    echo "| client | command | URLs | ok | wall s | ideal s | wall / ideal | CPU ms | peak RSS MB |"
     echo "|---|---|---|---|---|---|---|---|---|"
     : >"$T_DIR/f1.dat"
     for c in $F1_CS; do
@@ -251,12 +268,12 @@ fig2_own() {
     reqs=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$T_DIR/f2.wrk.out")
     echo "## 2. Keep-alive: client CPU per request"
     echo
-    echo "| client | command | requests | wall s | CPU s | CPU µs / request |"
+    echo "| client | command | requests | wall s | CPU ms | CPU µs / request |"
     echo "|---|---|---|---|---|---|"
     echo "| salvo | \`salvo -c 100 --per-host 100 -i urls.txt\` | $n |" \
-        "$(med f2.salvo 1) | $(med f2.salvo 2) | $(calc "$(med f2.salvo 2) * 1e6 / $n" %.1f) |"
+        "$(med f2.salvo 1) | $(med f2.salvo 2) | $(calc "$(med f2.salvo 2) * 1000 / $n" %.1f) |"
     echo "| wrk | \`wrk -t1 -c100 -d2s $url\` | ${reqs:-0} | $WALL | $CPU |" \
-        "$(div "$(calc "$CPU * 1e6")" "${reqs:-0}" %.1f) |"
+        "$(div "$(calc "$CPU * 1000")" "${reqs:-0}" %.1f) |"
     echo
 }
 
@@ -307,7 +324,7 @@ fig3_md() {
         "upstream). Ideal = ceil(URLs / c) x $s s. \`\$PINS\` as in figure 1, for" \
         "$F3_SITES sites."
     echo
-    echo "| client | command | concurrency | ok | wall s | ideal s | wall / ideal | CPU s |" \
+    echo "| client | command | concurrency | ok | wall s | ideal s | wall / ideal | CPU ms |" \
         "peak RSS MB | RSS per connection KB |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
     : >"$T_DIR/f3.dat"
@@ -524,7 +541,8 @@ reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
         "($SALVO), $(nginx -v 2>&1 | sed 's|.*/|nginx |'), curl $(curl --version | head -1 |
             cut -d' ' -f2). The farm: one nginx, 2 workers, $SITES sites on addresses" \
         "127.1.A.B (bench/farm.sh), everything on this machine. Wall times from the clock" \
-        "around each command; CPU (user + sys) and peak RSS from /usr/bin/time."
+        "around each command's fork and exit, CPU (user + sys) from its rusage (wait4), peak RSS" \
+        "from /usr/bin/time."
     echo
     targets_md
     cat "$T_DIR"/fig1.md "$T_DIR"/fig2.md "$T_DIR"/fig3.md "$T_DIR"/fig4.md "$T_DIR"/fig5.md

@@ -216,7 +216,8 @@ SALVO_API int salvo_submit(salvo_t *engine, const char *url, uint64_t index,
 SALVO_API int salvo_run(salvo_t *engine);
 
 /* Stops the run: requests not yet finished complete with SALVO_E_CANCELLED, the feed is
- * not called again, and salvo_run() returns. Async-signal-safe. */
+ * not called again, and salvo_run() returns. Async-signal-safe. A cancelled engine takes
+ * no new request (salvo_submit fails) and a later salvo_run returns at once. */
 SALVO_API void salvo_cancel(salvo_t *engine);
 
 /* Engine counters, for tests, dashboards and --stats. */

@@ -12,11 +12,11 @@
  *   - getaddrinfo has no deadline at all: a silent resolver costs glibc's own timeouts
  *     (5 s x 2 tries by default), whatever --connect-timeout says. Its failures are
  *     still classified (dns, dns_timeout for EAI_AGAIN).
- *   - connect honours --connect-timeout through SO_SNDTIMEO, which Linux applies to a
- *     blocking connect.
- *   - The TLS handshake, the send and every recv get what is left of --max-time through
- *     SO_RCVTIMEO and SO_SNDTIMEO, set again before each call; a handshake that times
- *     out is tls_timeout, anything later timeout.
+ *   - connect and the TLS handshake share what is left of --connect-timeout (counted
+ *     from the start of the attempt) through SO_SNDTIMEO and SO_RCVTIMEO; Linux applies
+ *     SO_SNDTIMEO to a blocking connect.
+ *   - The send and every recv get what is left of --max-time the same way, set again
+ *     before each call.
  * There is no keep-alive (every request says Connection: close) and no concurrency.
  */
 #include <errno.h>
@@ -42,7 +42,8 @@
 struct bconn {
     int fd;
     struct tls *tls;
-    uint64_t deadline_us; /* --max-time for this attempt */
+    uint64_t connect_deadline_us; /* --connect-timeout: DNS, connect and TLS */
+    uint64_t deadline_us;         /* --max-time for this attempt */
 };
 
 static uint64_t now_us(void)
@@ -120,13 +121,14 @@ static salvo_err_t connect_one(struct req *r, const struct sockaddr *sa, struct 
     if (c->fd < 0)
         return fail(a, SALVO_E_RESOURCE, "socket: %s", strerror(errno));
     uint64_t t0 = now_us();
-    uint64_t budget = (uint64_t)(r->eng->cfg.connect_timeout * 1e6);
-    set_timeouts(c->fd, t0 + budget);
-    if (connect(c->fd, sa, sock_addr_len(sa)) == 0) {
+    int e = ETIMEDOUT;
+    if (set_timeouts(c->fd, c->connect_deadline_us) == 0 &&
+        connect(c->fd, sa, sock_addr_len(sa)) == 0) {
         a->connect_ms = ms_between(t0, now_us());
         return SALVO_E_OK;
     }
-    int e = errno;
+    if (now_us() < c->connect_deadline_us)
+        e = errno;
     close(c->fd);
     c->fd = -1;
     /* SO_SNDTIMEO makes a blocking connect give up with EINPROGRESS. */
@@ -153,7 +155,7 @@ static salvo_err_t handshake(struct req *r, struct bconn *c)
     uint64_t t0 = now_us();
     struct buf unused; /* a socket BIO leaves nothing to drain */
     buf_init(&unused, 0);
-    if (set_timeouts(c->fd, t0 + (uint64_t)(r->eng->cfg.connect_timeout * 1e6)) < 0)
+    if (set_timeouts(c->fd, c->connect_deadline_us) < 0)
         return fail(a, SALVO_E_TLS_TIMEOUT, "no time left for the TLS handshake");
     enum tls_rc rc = tls_handshake(c->tls, &unused);
     if (rc == TLS_OK) {
@@ -245,6 +247,7 @@ static salvo_err_t receive(struct req *r, struct bconn *c)
                         "reading the response: %s", strerror((int)-n));
         enum http1_rc rc;
         if (n > 0) {
+            r->eng->stats.bytes_received += (uint64_t)n;
             if (a->t_first_byte == 0) {
                 a->t_first_byte = now_us();
                 a->ttfb_ms = ms_between(a->t_sent, a->t_first_byte);
@@ -281,8 +284,8 @@ static salvo_err_t exchange(struct req *r, struct bconn *c)
         .user_agent = r->eng->user_agent,
         .headers = (const char *const *)r->headers,
         .headers_len = r->headers_len,
-        .body = r->body,
-        .body_len = r->body_len,
+        .body = r->body ? r->body->data : NULL,
+        .body_len = r->body ? r->body->len : 0,
         .keepalive = 0,
         .compressed = 1,
     };
@@ -306,12 +309,19 @@ static salvo_err_t attempt(struct req *r)
         r->t_first_attempt = start;
     r->attempts++;
     r->eng->stats.attempts++;
+    r->eng->stats.retries += r->attempts > 1;
+    http1_clear(&x->http);
+    x->sha256[0] = '\0';
     req_attempt_reset(&x->a, start);
     struct dns_answer ans;
     salvo_err_t e = resolve(r, &ans);
     if (e != SALVO_E_OK)
         return e;
-    struct bconn c = {.fd = -1, .deadline_us = start + (uint64_t)(r->eng->cfg.max_time * 1e6)};
+    struct bconn c = {
+        .fd = -1,
+        .connect_deadline_us = start + (uint64_t)(r->eng->cfg.connect_timeout * 1e6),
+        .deadline_us = start + (uint64_t)(r->eng->cfg.max_time * 1e6),
+    };
     for (size_t i = 0; i < ans.n; i++) {
         e = connect_one(r, (const struct sockaddr *)&ans.addrs[i], &c);
         if (e == SALVO_E_OK || e == SALVO_E_RESOURCE)
@@ -320,6 +330,7 @@ static salvo_err_t attempt(struct req *r)
     if (e != SALVO_E_OK)
         return e;
     r->eng->stats.connections_opened++;
+    r->eng->stats.max_open_connections = 1;
     e = exchange(r, &c);
     if (c.tls != NULL) {
         struct buf unused;
@@ -332,10 +343,11 @@ static salvo_err_t attempt(struct req *r)
     return e;
 }
 
-static void sleep_ms(uint64_t ms)
+/* Sleeps before a retry; a signal that cancelled the run cuts it short. */
+static void sleep_ms(struct salvo *eng, uint64_t ms)
 {
     struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !eng->cancel_requested)
         ;
 }
 
@@ -343,6 +355,7 @@ static void sleep_ms(uint64_t ms)
 static void fetch(struct req *r)
 {
     r->t_slot = now_us();
+    r->eng->stats.max_in_flight = 1;
     if (req_run_prepare(r) < 0) {
         req_finish(r, SALVO_E_RESOURCE, "out of memory");
         return;
@@ -372,7 +385,11 @@ static void fetch(struct req *r)
         }
         if (r->eng->cfg.attempt_log && r->log_len > 0)
             r->log[r->log_len - 1].a.backoff_ms = (double)wait;
-        sleep_ms(wait);
+        sleep_ms(r->eng, wait);
+        if (r->eng->cancel_requested) {
+            req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
+            return;
+        }
     }
 }
 

@@ -97,6 +97,14 @@ struct req_run {
     char sha256[65];                              /* hex, "" when not hashed */
 };
 
+/* A request body, shared by every request submitted with the same bytes (-d for a whole
+ * input): a window of 10,000 waiting requests holds one copy, not 10,000. */
+struct req_body {
+    size_t refs; /* requests holding it, plus the engine's "last body" */
+    size_t len;
+    char data[]; /* len bytes */
+};
+
 /* One line of attempts_log (--attempt-log), with its own copy of the address. */
 struct req_log_entry {
     salvo_attempt_t a; /* a.remote_ip is set to ip when the result is built */
@@ -118,10 +126,9 @@ struct req {
     char *method;        /* as given, or GET / POST */
     char **headers;      /* copies of the caller's header lines */
     size_t headers_len;
-    char *body; /* request body, NULL for none */
-    size_t body_len;
-    int is_head;    /* HEAD: the response has no body */
-    int idempotent; /* retried also after the request was sent */
+    struct req_body *body; /* request body (shared), NULL for none */
+    int is_head;           /* HEAD: the response has no body */
+    int idempotent;        /* retried also after the request was sent */
     salvo_done_cb *cb;
     void *user;
 
@@ -146,9 +153,10 @@ struct salvo {
     char **resolve;
     struct loop *loop;
     struct dns *dns;
-    struct pool *pool;   /* origins, idle connections, per-host and per-IP caps */
-    struct tls_ctx *tls; /* NULL until the first https request */
-    char tls_err[256];   /* why tls_ctx_new failed, when it did */
+    struct pool *pool;          /* origins, idle connections, per-host and per-IP caps */
+    struct req_body *last_body; /* the last body submitted, shared with the next alike */
+    struct tls_ctx *tls;        /* NULL until the first https request */
+    char tls_err[256];          /* why tls_ctx_new failed, when it did */
     int tls_failed;
 
     struct list live;                       /* every request not yet finished */
@@ -175,6 +183,8 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
  * reuse, or NULL to resolve and connect. */
 void req_start_attempt(struct req *r, struct pool_conn *pc);
 void req_finish(struct req *r, salvo_err_t err, const char *msg);
+void req_body_unref(struct req_body *b);
+
 /* Pieces shared with the blocking baseline (blocking.c). */
 int req_run_prepare(struct req *r);
 void req_attempt_reset(struct req_attempt *a, uint64_t now);

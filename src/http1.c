@@ -535,6 +535,14 @@ void http1_sha256_hex(struct http1 *h, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+void http1_clear(struct http1 *h)
+{
+    h->status = 0;
+    h->bytes = 0;
+    h->wire_bytes = 0;
+    h->got_bytes = 0;
+}
+
 void http1_end(struct http1 *h)
 {
     clear_values(h);

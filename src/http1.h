@@ -101,6 +101,10 @@ enum http1_rc http1_eof(struct http1 *h);
  * may be called once. */
 void http1_sha256_hex(struct http1 *h, char out[65]);
 
+/* Forgets the last response's status and byte counts (an attempt that fails before
+ * sending reports none). */
+void http1_clear(struct http1 *h);
+
 /* Releases what http1_begin allocated; h may be begun again. */
 void http1_end(struct http1 *h);
 

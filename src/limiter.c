@@ -108,8 +108,10 @@ static void grant_slots(struct salvo *eng)
 
 void limiter_run_pass(struct salvo *eng)
 {
-    if (eng->cancelled)
+    if (eng->cancelled) {
+        loop_stop(eng->loop); /* a cancelled engine takes no more work: run returns */
         return;
+    }
     pull_input(eng);
     grant_slots(eng);
     /* A freshly started attempt may already have finished (a local failure) and queued

@@ -92,7 +92,8 @@ static int grow_buckets(struct pool *p)
 
 struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port)
 {
-    /* "https://host:port" built by hand: this runs for every request queued. */
+    /* "https://host:port" built by hand: this runs for every request queued. Host names
+     * are at most 255 bytes (url.c and dns.c refuse longer ones), so the key always fits. */
     char key[600];
     const char *scheme = tls ? "https://" : "http://";
     size_t sl = strlen(scheme), hl = strnlen(host, sizeof key - sl - 7);

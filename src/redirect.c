@@ -71,13 +71,14 @@ salvo_err_t redirect_apply(struct req *r, int status, const char *location, char
         }
         free(r->method);
         r->method = get;
-        free(r->body);
+        req_body_unref(r->body);
         r->body = NULL;
-        r->body_len = 0;
         r->is_head = 0;
         r->idempotent = 1;
     }
-    if (strcmp(u.host, r->url.host) != 0)
+    /* Another origin, not just another host: an https to http redirect on one host would
+     * send them in clear, and another port may be another service (curl, CVE-2022-27776). */
+    if (strcmp(u.host, r->url.host) != 0 || u.port != r->url.port || u.tls != r->url.tls)
         drop_credentials(r);
     url_free(&r->url);
     r->url = u;

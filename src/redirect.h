@@ -17,9 +17,9 @@ int redirect_status(int status);
 
 /* Points r at the Location of a `status` answer: resolves it against r's URL, switches
  * 301/302/303 to GET without a body (303 for every method but HEAD; 301/302 for POST),
- * keeps method and body for 307/308, and drops Authorization and Cookie when the host
- * changes. Returns SALVO_E_OK, or SALVO_E_BAD_REDIRECT / SALVO_E_REDIRECT_LIMIT /
- * SALVO_E_RESOURCE with the reason in msg; r is unchanged on failure. */
+ * keeps method and body for 307/308, and drops Authorization and Cookie when the origin
+ * (scheme, host or port) changes. Returns SALVO_E_OK, or SALVO_E_BAD_REDIRECT /
+ * SALVO_E_REDIRECT_LIMIT / SALVO_E_RESOURCE with the reason in msg; r is unchanged on failure. */
 salvo_err_t redirect_apply(struct req *r, int status, const char *location, char *msg,
                            size_t msglen);
 

@@ -48,6 +48,7 @@ static void on_attempt_timer(struct loop_timer *t, void *data);
 static void on_backoff_timer(struct loop_timer *t, void *data);
 static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data);
 static void start_send(struct req *r);
+static void send_failed(struct req *r, int rc);
 static void step_tls(struct req *r);
 static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -113,6 +114,31 @@ int req_run_prepare(struct req *r)
     return 0;
 }
 
+void req_body_unref(struct req_body *b)
+{
+    if (b != NULL && --b->refs == 0)
+        free(b);
+}
+
+/* The body for a submit: the engine's last one when the bytes are the same (one memcmp
+ * instead of one copy per request), else a new copy that becomes the last one. */
+static struct req_body *share_body(struct salvo *eng, const void *data, size_t len)
+{
+    struct req_body *b = eng->last_body;
+    if (b == NULL || b->len != len || memcmp(b->data, data, len) != 0) {
+        b = malloc(sizeof *b + len);
+        if (b == NULL)
+            return NULL;
+        b->refs = 1; /* the engine's */
+        b->len = len;
+        memcpy(b->data, data, len);
+        req_body_unref(eng->last_body);
+        eng->last_body = b;
+    }
+    b->refs++;
+    return b;
+}
+
 static int copy_options(struct req *r, const salvo_request_t *opt)
 {
     const char *method = opt && opt->method ? opt->method : (opt && opt->body ? "POST" : "GET");
@@ -130,13 +156,8 @@ static int copy_options(struct req *r, const salvo_request_t *opt)
             r->headers_len = i + 1;
         }
     }
-    if (opt && opt->body) {
-        r->body = malloc(opt->body_len > 0 ? opt->body_len : 1);
-        if (r->body == NULL)
-            return -ENOMEM;
-        memcpy(r->body, opt->body, opt->body_len);
-        r->body_len = opt->body_len;
-    }
+    if (opt && opt->body && (r->body = share_body(r->eng, opt->body, opt->body_len)) == NULL)
+        return -ENOMEM;
     r->is_head = strcmp(r->method, "HEAD") == 0;
     r->idempotent = retry_method_idempotent(r->method);
     return 0;
@@ -149,7 +170,7 @@ static void req_free(struct req *r)
     for (size_t i = 0; i < r->headers_len; i++)
         free(r->headers[i]);
     free(r->headers);
-    free(r->body);
+    req_body_unref(r->body);
     free(r->method);
     free(r->url_str);
     free(r->url_msg);
@@ -214,22 +235,30 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
 
 /* ---- connections ------------------------------------------------------------------ */
 
-/* Gives the attempt's connection and its room in the origin back. keep: the connection
- * may serve another request. The origin may be freed here: forget it. */
+/* Gives an origin's room back: the connection, kept for reuse or closed, or a bare
+ * reservation. The origin may be freed here. */
+static void give_back(struct pool *p, struct origin *o, struct pool_conn *pc, int keep)
+{
+    if (pc != NULL && keep) {
+        pool_release(p, pc);
+    } else if (pc != NULL) {
+        pool_close(p, pc, 0);
+    } else {
+        pool_unreserve(p, o);
+        pool_origin_unref(p, o);
+    }
+}
+
+/* Gives the attempt's connection and its room in the origin back; keep: the connection
+ * may serve another request. The origin may be freed, so the request forgets it.
+ * Invariant: x->pc != NULL implies x->reserved (a connection always holds its origin's
+ * room), so this is the one place a connection's watcher leaves the request. */
 static void release_conn(struct req *r, int keep)
 {
     struct req_run *x = r->run;
-    struct pool *p = r->eng->pool;
-    if (x->pc != NULL) {
-        if (keep)
-            pool_release(p, x->pc);
-        else
-            pool_close(p, x->pc, 0);
-        x->pc = NULL;
-    } else if (x->reserved) {
-        pool_unreserve(p, r->origin);
-        pool_origin_unref(p, r->origin);
-    }
+    if (x->reserved)
+        give_back(r->eng->pool, r->origin, x->pc, keep);
+    x->pc = NULL;
     x->reserved = 0;
     r->origin = NULL;
 }
@@ -330,11 +359,7 @@ void req_start_attempt(struct req *r, struct pool_conn *pc)
 {
     struct salvo *eng = r->eng;
     if (req_run_prepare(r) < 0) {
-        if (pc != NULL)
-            pool_release(eng->pool, pc);
-        else
-            pool_unreserve(eng->pool, r->origin);
-        pool_origin_unref(eng->pool, r->origin);
+        give_back(eng->pool, r->origin, pc, 1);
         r->origin = NULL;
         req_finish(r, SALVO_E_RESOURCE, "out of memory");
         return;
@@ -348,6 +373,8 @@ void req_start_attempt(struct req *r, struct pool_conn *pc)
     if (r->attempts > 1)
         eng->stats.retries++;
     req_attempt_reset(&x->a, now);
+    x->sha256[0] = '\0';
+    http1_clear(&x->http); /* bytes of an earlier hop or attempt are not this one's */
     x->reserved = 1;
     x->replayed = 0;
     loop_timer_start(eng->loop, &x->attempt_timer, secs_to_ms(eng->cfg.max_time));
@@ -529,8 +556,8 @@ static void start_send(struct req *r)
         .user_agent = eng->user_agent,
         .headers = (const char *const *)r->headers,
         .headers_len = r->headers_len,
-        .body = r->body,
-        .body_len = r->body_len,
+        .body = r->body ? r->body->data : NULL,
+        .body_len = r->body ? r->body->len : 0,
         .keepalive = eng->cfg.keepalive,
         .compressed = 1,
     };
@@ -547,10 +574,26 @@ static void start_send(struct req *r)
     if (rc == 0)
         sent_all(r);
     else if (rc != CONN_AGAIN)
-        io_failed(r, -rc, "sending the request");
+        send_failed(r, rc);
 }
 
 static void attempt_succeeded(struct req *r);
+static void do_receive(struct req *r);
+
+/* Sending failed. A server may answer and close before it has read the whole request (an
+ * early 413 or 401): its answer says more than "reset", so read what it sent first. A
+ * request too large for the output buffer is a local limit. */
+static void send_failed(struct req *r, int rc)
+{
+    if (rc == -EPIPE || rc == -ECONNRESET) {
+        sent_all(r);
+        do_receive(r);
+    } else if (rc == -E2BIG || rc == -EPROTO) {
+        attempt_failed(r, SALVO_E_RESOURCE, "cannot queue the request: %s", strerror(-rc));
+    } else {
+        io_failed(r, -rc, "sending the request");
+    }
+}
 
 /* Feeds one chunk of response bytes (or EOF when n == 0) to the parser. Returns 1 when
  * the attempt ended (the request may be gone), 0 to keep reading. */
@@ -617,7 +660,7 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
         if (rc == 0)
             sent_all(r);
         else if (rc != CONN_AGAIN) {
-            io_failed(r, -rc, "sending the request");
+            send_failed(r, rc);
             break;
         }
         /* A server may answer (or close) before reading the whole request. */
@@ -845,8 +888,11 @@ static void attempt_succeeded(struct req *r)
     tell_origin(r, SALVO_E_OK, status);
     req_log_attempt(r, SALVO_E_OK);
     /* Back to the pool only after a whole response that allows keep-alive and left no
-     * stray bytes (http1 clears keep_alive for those) on a socket still open. */
-    int keep = c->keepalive && x->http.keep_alive && !req_conn(r)->eof;
+     * stray bytes (http1 clears keep_alive for those) on a socket still open, with all
+     * of the request sent: a server may answer before reading the whole body, and the
+     * rest of it must never run into the next request on the connection. */
+    int keep =
+        c->keepalive && x->http.keep_alive && !req_conn(r)->eof && conn_pending(req_conn(r)) == 0;
     attempt_cleanup(r, keep);
     if (c->follow_redirects && redirect_status(status))
         follow_redirect(r, status);

@@ -73,12 +73,18 @@ static int check_config(const salvo_config_t *c, char *err, size_t errlen)
         snprintf(err, errlen, "concurrency must be at least 1");
         return -1;
     }
-    if (c->max_time <= 0 || c->connect_timeout <= 0) {
-        snprintf(err, errlen, "max_time and connect_timeout must be positive");
+    /* Durations become uint64 milliseconds: a year is plenty, and keeps them finite. */
+    const double year = 365.0 * 24 * 3600;
+    if (!(c->max_time > 0 && c->max_time <= year) ||
+        !(c->connect_timeout > 0 && c->connect_timeout <= year)) {
+        snprintf(err, errlen, "max_time and connect_timeout must be from 0 to a year");
         return -1;
     }
-    if (c->retry < 0 || c->retry_backoff < 0 || c->retry_backoff_max < 0 || c->retry_max_time < 0) {
-        snprintf(err, errlen, "retry settings must not be negative");
+    if (c->retry < 0 || !(c->retry_backoff >= 0 && c->retry_backoff <= year) ||
+        !(c->retry_backoff_max >= 0 && c->retry_backoff_max <= year) ||
+        !(c->retry_max_time >= 0 && c->retry_max_time <= year) ||
+        !(c->idle_timeout >= 0 && c->idle_timeout <= year)) {
+        snprintf(err, errlen, "retry settings and idle_timeout must be from 0 to a year");
         return -1;
     }
     return 0;
@@ -304,11 +310,13 @@ SALVO_API void salvo_stats(const salvo_t *eng, salvo_stats_t *st)
     st->dns_queries = ds.queries;
     st->dns_cache_hits = ds.cache_hits;
     st->loop_max_lag_ms = eng->loop ? loop_max_lag_ms(eng->loop) : 0;
+    /* The blocking baseline opens its connections itself and counts them as it goes. */
     struct pool_stats ps = {0};
-    if (eng->pool != NULL)
+    if (eng->pool != NULL && !eng->cfg.blocking) {
         pool_get_stats(eng->pool, &ps);
-    st->connections_opened = ps.opened;
-    st->max_open_connections = ps.max_open;
+        st->connections_opened = ps.opened;
+        st->max_open_connections = ps.max_open;
+    }
 }
 
 SALVO_API void salvo_free(salvo_t *eng)
@@ -334,6 +342,7 @@ SALVO_API void salvo_free(salvo_t *eng)
     for (size_t i = 0; eng->resolve && i < eng->cfg.resolve_len; i++)
         free(eng->resolve[i]);
     free(eng->resolve);
+    req_body_unref(eng->last_body);
     free(eng->user_agent);
     free(eng->dns_servers);
     free(eng->cacert);

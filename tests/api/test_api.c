@@ -245,6 +245,39 @@ static void test_bad_config_refused(void **state)
     assert_true(strlen(err) > 0);
 }
 
+static void test_run_after_cancel_returns(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(2);
+    salvo_submit(e, url("/stall"), 0, NULL, on_done, &s);
+    s.cancel_after = 0;
+    salvo_cancel(e);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 1);
+    assert_int_equal(s.err[0], SALVO_E_CANCELLED);
+    /* A cancelled engine takes no more work, and running it again returns at once. */
+    assert_int_equal(salvo_submit(e, url("/"), 1, NULL, on_done, &s), -1);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 1);
+    salvo_free(e);
+}
+
+static void test_absurd_durations_refused(void **state)
+{
+    (void)state;
+    salvo_config_t cfg;
+    salvo_config_init(&cfg);
+    cfg.max_time = 1e300;
+    char err[256] = "";
+    salvo_t *e = NULL;
+    assert_int_equal(salvo_new(&e, &cfg, err, sizeof err, NULL, 0), -1);
+    salvo_config_init(&cfg);
+    cfg.connect_timeout = 0.0 / 0.0; /* NaN */
+    assert_int_equal(salvo_new(&e, &cfg, err, sizeof err, NULL, 0), -1);
+    assert_null(e);
+}
+
 static void test_error_names(void **state)
 {
     (void)state;
@@ -264,6 +297,8 @@ int main(void)
         cmocka_unit_test(test_submit_after_cancel_fails),
         cmocka_unit_test(test_feed_window),
         cmocka_unit_test(test_bad_config_refused),
+        cmocka_unit_test(test_run_after_cancel_returns),
+        cmocka_unit_test(test_absurd_durations_refused),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, start_testd, stop_testd);

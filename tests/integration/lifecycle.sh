@@ -27,6 +27,21 @@ wait "$pid"
 check_eq "SIGTERM exits 143" 143 $?
 check_eq "... with both records" 2 "$(wc -l <"$out")"
 
+# The blocking baseline stops at SIGINT even while it sleeps before a retry.
+"$SALVO" --blocking --retry 3 --retry-backoff-max 10 "$U/retry-after/bi/5/5" \
+    >"$out" 2>/dev/null & # Retry-After: 5 makes the sleep certain
+
+pid=$!
+sleep 0.5
+start=$(now)
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+check_eq "--blocking: SIGINT during a backoff exits 130" 130 "$rc"
+check_le "... at once, not after the sleep" "$(since "$start")" 1
+check_eq "... with the URL's record, cancelled after one attempt" "cancelled 1" \
+    "$(jq -r '"\(.error) \(.attempts)"' "$out")"
+
 # A million lines do not need a million lines of memory: the input is read through a
 # bounded window, so peak memory for 1,000,000 URLs is about that for 20,000.
 # Malformed lines cost no network, so this measures the input path alone. (Under ASan,

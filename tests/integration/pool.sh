@@ -73,4 +73,18 @@ for i in $(seq 1 24); do echo "http://127.0.0.1:$TESTD_PORT/flaky/k$i/1/503"; do
 "$SALVO" -c 50 --per-host 8 --retry 1 --retry-backoff 0.01 -i "$T_DIR/p.txt" >"$out"
 check_eq "503 answers retried: all recover" 24 "$(jq_count '.ok and .attempts == 2' "$out")"
 
+# A server that answers before reading the whole body: the rest of the body never runs
+# into the next request on the same connection (it is not pooled until all was sent).
+python3 "$SALVO_ROOT/tests/server/early_answer.py" "$T_DIR/early.port" "$T_DIR/early.log" &
+T_PIDS+=($!)
+for i in $(seq 1 50); do [ -s "$T_DIR/early.port" ] && break; sleep 0.1; done
+E="http://127.0.0.1:$(cat "$T_DIR/early.port")"
+head -c 20000000 /dev/zero >"$T_DIR/body.bin"
+"$SALVO" -c 1 --retry 0 -m 5 -d @"$T_DIR/body.bin" "$E/first" "$E/second" >"$out"
+check_eq "an early answer to a large POST: both requests answered" 2 "$(jq_count '.status == 200' "$out")"
+check_eq "... the second did not reuse the connection with unsent body" "false" \
+    "$(jq -r 'select(.index == 1) | .reused' "$out")"
+check_eq "... and no request ever followed a body's leftovers" 0 \
+    "$(grep -c after-body "$T_DIR/early.log")"
+
 finish

@@ -51,6 +51,19 @@ check_eq "... and a redirect to the same host keeps them" \
     "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nAuthorization: Bearer secret\r\nCookie: id=1\r\nX-Keep: yes\r\n\r\n' "$P" "$ver")" \
     "$(jq -r .sha256 <<<"$r")"
 
+start_testd other || exit 1
+O=$TESTD_PORT
+r=$("$SALVO" -L --hash "${hdrs[@]}" "$U/redirect/302?to=$(enc "http://127.0.0.1:$O/echo")")
+check_eq "... and so does a redirect to another port of the same host" \
+    "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nX-Keep: yes\r\n\r\n' "$O" "$ver")" \
+    "$(jq -r .sha256 <<<"$r")"
+
+# A failed hop reports its own facts, not the previous hop's body.
+refused=$(free_port)
+r=$("$SALVO" -L --hash --retry 0 "$U/redirect/302?to=$(enc "http://127.0.0.1:$refused/x")")
+check_eq "a redirect to a refused port: its record has no body from the 302" \
+    "connect_refused 0 0 null" "$(jq -r '"\(.error) \(.bytes) \(.wire_bytes) \(.sha256)"' <<<"$r")"
+
 # The limit and bad Locations.
 loop="$U/redirect/302?to=$(enc "/redirect/302?to=$(enc /redirect/302?to=/)")"
 r=$("$SALVO" -L --max-redirs 1 "$loop")
