@@ -36,6 +36,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
 fetch() {
     local name=$1 pid prog=""
     shift
+    : >"$T_DIR/$name.jsonl"
     T0=$(date +%s%N)
     timeout -k 5 $((N * DELAY * 4 / 1000 + 60)) "$SALVO" "$@" "${PINS[@]}" -i "$T_DIR/urls.txt" \
         -o "$T_DIR/$name.jsonl" 2>"$T_DIR/$name.err" &
@@ -59,7 +60,7 @@ fetch() {
 progress() {
     local k
     while kill -0 "$2" 2>/dev/null; do
-        k=$(wc -l <"$T_DIR/$1.jsonl" 2>/dev/null || echo 0)
+        k=$(wc -l <"$T_DIR/$1.jsonl")
         printf '\r   %s: %d of %d done, %s' "$1" "$k" "$N" "$(secs "$T0" "$(date +%s%N)")"
         sleep 0.5
     done
