@@ -46,7 +46,7 @@ DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node
              python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
              libnginx-mod-http-echo wrk valgrind strace
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz format
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz fuzz-run format
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
 # ---- dependencies ---------------------------------------------------------------------
@@ -187,7 +187,12 @@ $(FUZZ_B)/llhttp/%.o: $(LLHTTP_DIR)/%.c $(LLHTTP_DIR)/llhttp.h
 	$(FUZZ_CC) -std=gnu11 -g -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link -w -I$(LLHTTP_DIR) \
 	    -c $< -o $@
 
-fuzz: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+# clang (libFuzzer) is needed only here, so it is installed only here.
+fuzz:
+	$(MAKE) deps DEPS_PKGS=clang
+	$(MAKE) fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	@failed=""; for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$t $(FUZZ_B)/artifacts/$$t; \
 	    cp tests/fuzz/corpus/$$t/* $(FUZZ_B)/corpus/$$t/; \
