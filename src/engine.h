@@ -95,6 +95,7 @@ struct req_run {
     struct buf wire;                              /* the serialised request, per attempt */
     struct req_attempt a;                         /* the current (last) attempt */
     char sha256[65];                              /* hex, "" when not hashed */
+    struct req_run *next_free;                    /* link in engine->run_cache */
 };
 
 /* A request body, shared by every request submitted with the same bytes (-d for a whole
@@ -155,6 +156,8 @@ struct salvo {
     struct dns *dns;
     struct pool *pool;          /* origins, idle connections, per-host and per-IP caps */
     struct req_body *last_body; /* the last body submitted, shared with the next alike */
+    struct req_run *run_cache;  /* finished requests' run state, for the next ones */
+    size_t n_run_cache;         /* at most slots */
     struct tls_ctx *tls;        /* NULL until the first https request */
     char tls_err[256];          /* why tls_ctx_new failed, when it did */
     int tls_failed;
@@ -187,6 +190,7 @@ void req_body_unref(struct req_body *b);
 
 /* Pieces shared with the blocking baseline (blocking.c). */
 int req_run_prepare(struct req *r);
+void req_run_free(struct req_run *x);
 void req_attempt_reset(struct req_attempt *a, uint64_t now);
 void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done);
 void req_log_attempt(struct req *r, salvo_err_t err);

@@ -343,6 +343,11 @@ SALVO_API void salvo_free(salvo_t *eng)
         free(eng->resolve[i]);
     free(eng->resolve);
     req_body_unref(eng->last_body);
+    while (eng->run_cache != NULL) {
+        struct req_run *x = eng->run_cache;
+        eng->run_cache = x->next_free;
+        req_run_free(x);
+    }
     free(eng->user_agent);
     free(eng->dns_servers);
     free(eng->cacert);
