@@ -353,29 +353,32 @@ static void test_write_zero(void **state)
     SSL_CTX_free(s);
 }
 
+/* The server writes msg; the client reads exactly msg and then nothing more for now. */
+static void server_says(struct pair *p, const char *msg)
+{
+    char got[64];
+    size_t n, len = strlen(msg);
+
+    server_write(p, msg, (int)len);
+    to_client(p, 0, NULL, 0, NULL);
+    assert_int_equal(client_drain_reads(p, got, sizeof got, &n), -TLS_AGAIN);
+    assert_int_equal(n, len);
+    assert_memory_equal(got, msg, len);
+}
+
 static void test_key_update(void **state)
 {
     (void)state;
     SSL_CTX *s = server_ctx("leaf.pem", "leaf.key", 0);
     struct pair p;
-    char got[64];
-    size_t n;
 
     pair_open(&p, s, verify_ctx, "site.test", 0, NULL);
     assert_int_equal(handshake(&p), TLS_OK);
-    server_write(&p, "before", 6);
-    to_client(&p, 0, NULL, 0, NULL);
-    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
-    assert_int_equal(n, 6);
-    assert_memory_equal(got, "before", 6);
+    server_says(&p, "before");
 
     /* The server rotates its keys and asks the client to rotate too. */
     assert_int_equal(SSL_key_update(p.srv, SSL_KEY_UPDATE_REQUESTED), 1);
-    server_write(&p, "after", 5);
-    to_client(&p, 0, NULL, 0, NULL);
-    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
-    assert_int_equal(n, 5);
-    assert_memory_equal(got, "after", 5);
+    server_says(&p, "after");
 
     /* The client's own KeyUpdate goes out ahead of its next record, so the first reply
      * costs more bytes than the same reply again. */
@@ -420,11 +423,7 @@ static void test_renegotiation_tls12(void **state)
     }
     assert_false(SSL_renegotiate_pending(p.srv));
     assert_true(SSL_num_renegotiations(p.srv) >= 1);
-    server_write(&p, "renewed", 7);
-    to_client(&p, 0, NULL, 0, NULL);
-    assert_int_equal(client_drain_reads(&p, got, sizeof got, &n), -TLS_AGAIN);
-    assert_int_equal(n, 7);
-    assert_memory_equal(got, "renewed", 7);
+    server_says(&p, "renewed");
     assert_int_equal(tls_write(p.cli, "ok", 2, &p.out), 2);
     to_server(&p);
     server_expect(&p, "ok", 2);
