@@ -36,7 +36,7 @@ struct dns_config {
     size_t pins_len;
     unsigned per_try_ms;     /* c-ares timeout per try (0: 2000) */
     unsigned tries;          /* c-ares tries (0: 2) */
-    unsigned max_inflight;   /* queries in flight at once (0: 256) */
+    unsigned max_inflight;   /* queries in flight at once (0: 64) */
     unsigned ttl_floor_s;    /* cache TTL clamp (0: 5) */
     unsigned ttl_ceiling_s;  /* (0: 600) */
     unsigned negative_ttl_s; /* NXDOMAIN/NODATA kept this long (0: 5) */

@@ -224,10 +224,6 @@ static int open_subsystems(struct salvo *eng, size_t fd_budget, char *err, size_
      * is reported by the deadline as dns_timeout rather than hanging on. */
     unsigned budget_ms = (unsigned)(eng->cfg.connect_timeout * 1000.0);
     dc.tries = 2;
-    /* Each lookup is two datagrams (A and AAAA). A burst of a few hundred overflows a
-     * resolver's own socket buffer (dnsmasq's, measured here: 512 at once lost about
-     * one in ten), and a lost datagram costs a whole retry interval. */
-    dc.max_inflight = 64;
     dc.per_try_ms = budget_ms / 3 > 2000 ? 2000 : (budget_ms / 3 > 100 ? budget_ms / 3 : 100);
     return dns_new(&eng->dns, eng->loop, &dc, err, errlen);
 }
