@@ -147,10 +147,15 @@ void pool_origin_unref(struct pool *p, struct origin *o)
     free(o);
 }
 
+/* Room for one more request: fewer busy connections than the origin is allowed now
+ * (adaptive politeness counts requests in progress, so idle connections left over from
+ * better times do not let a struggling origin get them all back at once), and an idle
+ * connection to take or fewer open than --per-host. */
 int pool_has_room(const struct pool *p, const struct origin *o)
 {
-    (void)p;
-    return o->n_idle > 0 || o->open < o->allowed;
+    size_t busy = o->open - o->n_idle;
+    size_t cap = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
+    return busy < o->allowed && (o->n_idle > 0 || o->open < cap);
 }
 
 void pool_update_ready(struct pool *p, struct origin *o)
@@ -189,7 +194,8 @@ void pool_unreserve(struct pool *p, struct origin *o)
 
 void pool_origin_backoff(struct pool *p, struct origin *o)
 {
-    size_t half = o->allowed == SIZE_MAX ? (o->open > 1 ? o->open / 2 : 1) : o->allowed / 2;
+    size_t busy = o->open - o->n_idle;
+    size_t half = o->allowed == SIZE_MAX ? busy / 2 : o->allowed / 2;
     o->allowed = half > 0 ? half : 1;
     pool_update_ready(p, o);
 }

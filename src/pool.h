@@ -37,7 +37,7 @@ struct origin {
     struct list idle;              /* idle pool_conns, most recently used first */
     size_t n_idle;
     size_t open;         /* connections open or being opened (busy + idle) */
-    size_t allowed;      /* adaptive cap: 1 .. per_host */
+    size_t allowed;      /* adaptive cap on busy connections: 1 .. per_host */
     struct list waiting; /* requests waiting for this origin, FIFO */
     size_t n_waiting;
     struct list ready; /* in pool->ready while it has waiters and room */

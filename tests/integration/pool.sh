@@ -67,11 +67,20 @@ check_eq "--per-ip 2: all ok" 12 "$(jq_count '.ok' "$out")"
 check_eq "... the address never had more than 2 requests at once" 2 \
     "$(curl -s "http://127.0.0.1:$TESTD_PORT/__stats" | jq .max_active)"
 
-# 503 answers are retried (and the origin's allowed concurrency halves meanwhile).
-start_testd polite --delay-all 100 || exit 1
-for i in $(seq 1 24); do echo "http://127.0.0.1:$TESTD_PORT/flaky/k$i/1/503"; done >"$T_DIR/p.txt"
+# Adaptive politeness. Eight URLs of one origin (--per-host 8) each answer 503 once, then
+# 200, every answer after 200 ms. The first wave of eight 503s halves the origin's
+# allowed concurrency down to 1; it then grows by one per success (1, 2, 4 at once), so
+# the eight retries take four rounds, not one: at least 1.0 s in all instead of 0.4 s.
+# The lower bound cannot be met by luck: the server's delays set it.
+start_testd polite --delay-all 200 || exit 1
+for i in $(seq 1 8); do echo "http://127.0.0.1:$TESTD_PORT/flaky/k$i/1/503"; done >"$T_DIR/p.txt"
+start=$(now)
 "$SALVO" -c 50 --per-host 8 --retry 1 --retry-backoff 0.01 -i "$T_DIR/p.txt" >"$out"
-check_eq "503 answers retried: all recover" 24 "$(jq_count '.ok and .attempts == 2' "$out")"
+el=$(since "$start")
+check_eq "503 answers retried: all recover" 8 "$(jq_count '.ok and .attempts == 2' "$out")"
+check_le "after eight 503s the origin got its retries one, two, four at a time ($el s)" \
+    0.95 "$el"
+check_le "... and no more slowly than that" "$el" 3
 
 # A server that answers before reading the whole body: the rest of the body never runs
 # into the next request on the same connection (it is not pooled until all was sent).
