@@ -94,30 +94,13 @@ EOF
     ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; return 1; }
 }
 
-# farm_conf SITES DIR: nginx.conf for SITES sites, files under DIR.
-farm_conf() {
-    local n=$1 d=$2 k a user=""
-    # Workers run as "nobody" when the master is root, and could not read DIR.
-    [ "$(id -u)" = 0 ] && user="user root;"
+# farm_block SITES DIR: the http {} body for SITES sites, files under DIR.
+farm_block() {
+    local n=$1 d=$2 k a
     cat <<NGINX
-daemon off;
-$user
-worker_processes 2;
-worker_rlimit_nofile 65536;
-pid $d/nginx.pid;
-error_log $d/error.log;
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-events { worker_connections 16384; }
-http {
-    access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
     default_type application/octet-stream;
-    client_body_temp_path $d/tmp;
-    proxy_temp_path $d/tmp;
-    fastcgi_temp_path $d/tmp;
-    uwsgi_temp_path $d/tmp;
-    scgi_temp_path $d/tmp;
     ssl_certificate $d/certs/leaf.pem;
     ssl_certificate_key $d/certs/leaf.key;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -138,7 +121,6 @@ NGINX
         location ~ "^/delay/(\d\d\d)$" { echo_sleep 0.\$1; echo ok; }
         location ~ "^/delay/(\d+)(\d\d\d)$" { echo_sleep \$1.\$2; echo ok; }
     }
-}
 NGINX
 }
 
@@ -157,19 +139,11 @@ farm_start() {
     FARM_HTTP=$(free_port)
     FARM_HTTPS=$(free_port)
     while [ "$FARM_HTTPS" = "$FARM_HTTP" ]; do FARM_HTTPS=$(free_port); done
-    farm_conf "$n" "$FARM_DIR" >"$FARM_DIR/nginx.conf"
-    nginx -e "$FARM_DIR/error.log" -p "$FARM_DIR" -c "$FARM_DIR/nginx.conf" \
-        >"$FARM_DIR/out" 2>&1 &
-    FARM_PID=$!
-    T_PIDS+=("$FARM_PID")
-    for k in 1 "$n"; do
-        wait_listen "$(farm_addr "$k")" "$FARM_HTTP" && wait_listen "$(farm_addr "$k")" "$FARM_HTTPS" ||
-            {
-                echo "farm: nginx does not listen on site $k" >&2
-                cat "$FARM_DIR/out" "$FARM_DIR/error.log" >&2
-                return 1
-            }
-    done
+    # Thousands of listeners: wait for the first and the last site's only.
+    NGINX_CONNECTIONS=16384 NGINX_NOFILE=65536 NGINX_WAIT="$(farm_addr 1):$FARM_HTTP \
+$(farm_addr 1):$FARM_HTTPS $(farm_addr "$n"):$FARM_HTTP $(farm_addr "$n"):$FARM_HTTPS" \
+        start_nginx farm "$(farm_block "$n" "$FARM_DIR")" || return 1
+    FARM_PID=$NGINX_PID
 }
 
 # farm_stop: stops the farm's nginx (master and workers) and waits for it.

@@ -47,40 +47,17 @@ FAILED=0
 
 # start_server: nginx (one worker) on a free port of 127.0.0.1; sets PORT and URL.
 start_server() {
-    local dir="$T_DIR/nginx" user="" body
-    mkdir -p "$dir/tmp"
-    # Workers run as "nobody" when the master is root, and could not read $T_DIR.
-    [ "$(id -u)" = 0 ] && user="user root;"
+    local body
     body=$(head -c 1024 /dev/zero | tr '\0' x)
     PORT=$(free_port)
     URL="http://127.0.0.1:$PORT/1k"
-    cat >"$dir/nginx.conf" <<NGINX
-daemon off;
-$user
-worker_processes 1;
-worker_rlimit_nofile 8192;
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
+    NGINX_WORKERS=1 start_nginx keepalive "
     keepalive_requests 1000000;
     keepalive_timeout 60s;
-    client_body_temp_path $dir/tmp;
-    proxy_temp_path $dir/tmp;
-    fastcgi_temp_path $dir/tmp;
-    uwsgi_temp_path $dir/tmp;
-    scgi_temp_path $dir/tmp;
     server {
         listen 127.0.0.1:$PORT;
-        location = /1k { return 200 "$body"; }
-    }
-}
-NGINX
-    nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/out" 2>&1 &
-    T_PIDS+=("$!")
-    wait_listen 127.0.0.1 "$PORT" ||
-        { echo "nginx did not listen on $PORT" >&2; cat "$dir/out" "$dir/error.log" >&2; exit 1; }
+        location = /1k { return 200 \"$body\"; }
+    }" || exit 1
 }
 
 # fail WHAT: notes a failed correctness check.

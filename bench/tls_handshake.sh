@@ -40,15 +40,7 @@ start_nginx bench "    server {
         keepalive_timeout 0;
         root $T_DIR/www;
     }" || exit 1
-cat >"$T_DIR/maxtls12.cnf" <<EOF
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MaxProtocol = TLSv1.2
-EOF
+openssl_policy "$T_DIR/maxtls12.cnf" "MaxProtocol = TLSv1.2"
 
 names=()
 for i in $(seq 1 "$N"); do

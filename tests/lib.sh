@@ -142,7 +142,9 @@ wait_listen() {
 # workers; the master's PID is recorded, and SIGTERM to it stops the workers too) with
 # the echo module loaded, logs and temporary files in $T_DIR/NAME.nginx, and HTTP_BLOCK
 # as the body of its http {} section. Waits until every "listen ADDR:PORT" of the block
-# accepts. Sets NGINX_PID.
+# accepts, or only those named in NGINX_WAIT ("ADDR:PORT ..."; for blocks with thousands
+# of listeners). NGINX_WORKERS (2), NGINX_CONNECTIONS (4096) and NGINX_NOFILE (8192) size
+# it. Sets NGINX_PID. The benchmarks start their servers with it too.
 start_nginx() {
     local name=$1 block=$2 dir="$T_DIR/$1.nginx" user="" l
     mkdir -p "$dir/tmp"
@@ -151,12 +153,12 @@ start_nginx() {
     cat >"$dir/nginx.conf" <<NGINX
 daemon off;
 $user
-worker_processes 2;
-worker_rlimit_nofile 8192;
+worker_processes ${NGINX_WORKERS:-2};
+worker_rlimit_nofile ${NGINX_NOFILE:-8192};
 pid $dir/nginx.pid;
 error_log $dir/error.log;
 load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-events { worker_connections 4096; }
+events { worker_connections ${NGINX_CONNECTIONS:-4096}; }
 http {
     access_log off;
     client_body_temp_path $dir/tmp;
@@ -170,7 +172,7 @@ NGINX
     nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/out" 2>&1 &
     NGINX_PID=$!
     T_PIDS+=("$NGINX_PID")
-    for l in $(grep -oE 'listen +[0-9.]+:[0-9]+' <<<"$block" | awk '{print $2}'); do
+    for l in ${NGINX_WAIT:-$(grep -oE 'listen +[0-9.]+:[0-9]+' <<<"$block" | awk '{print $2}')}; do
         wait_listen "${l%:*}" "${l##*:}" ||
             { echo "# nginx $name did not listen on $l"; cat "$dir/out" "$dir/error.log"; return 1; }
     done
@@ -202,4 +204,15 @@ start_tls_peer() {
     done
     [ -s "$pf" ] || { echo "# tls_peer $1 did not start"; cat "$T_DIR/$1.tls_peer.log"; return 1; }
     TLS_PEER_PORT=$(head -1 "$pf")
+}
+
+# openssl_policy FILE SETTING...: an OPENSSL_CONF file in the shape of Debian's
+# openssl.cnf whose system_default section holds the SETTINGs ("MinProtocol = TLSv1").
+openssl_policy() {
+    local file=$1; shift
+    {
+        printf '%s\n' "openssl_conf = openssl_init" "[openssl_init]" "ssl_conf = ssl_sect" \
+            "[ssl_sect]" "system_default = system_default_sect" "[system_default_sect]"
+        printf '%s\n' "$@"
+    } >"$file"
 }

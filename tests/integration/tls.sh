@@ -149,16 +149,7 @@ check_le "... within 2 s (--connect-timeout 1)" "$el" 2
 
 # ---- 5. a TLS 1.0-only server is refused by salvo's own minimum ------------------------
 # A configuration that lowers the system policy, in the shape of Debian's openssl.cnf.
-cat >"$T_DIR/tls1.cnf" <<EOF
-openssl_conf = openssl_init
-[openssl_init]
-ssl_conf = ssl_sect
-[ssl_sect]
-system_default = system_default_sect
-[system_default_sect]
-MinProtocol = TLSv1
-CipherString = DEFAULT:@SECLEVEL=0
-EOF
+openssl_policy "$T_DIR/tls1.cnf" "MinProtocol = TLSv1" "CipherString = DEFAULT:@SECLEVEL=0"
 OPENSSL_CONF=$T_DIR/tls1.cnf start_s_server tls1 "$PTLS1" -tls1 -www -cert "$CERTS/leaf.pem" \
     -key "$CERTS/leaf.key" || exit 1
 s=$(echo Q | OPENSSL_CONF=$T_DIR/tls1.cnf timeout 5 openssl s_client -tls1 -brief \
