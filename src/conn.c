@@ -10,7 +10,7 @@
 #include "sock.h"
 
 /* Ciphertext read per recv() while feeding TLS: large, because memory BIOs prefer few
- * big writes (PATTERNS.md, OpenSSL pitfall 13). */
+ * big writes: writing to a memory BIO after a partial read moves the unread bytes. */
 #define TLS_READ_CHUNK (64 * 1024)
 
 static void update_interest(struct conn *c)

@@ -3,7 +3,7 @@
  * flight per name, a cap on lookups in flight, pins (curl's --resolve) and IP literals.
  * See dns.h for the contract.
  *
- * The channel is driven the way shared PATTERNS.md describes: c-ares tells us which
+ * The channel is driven from salvo's own loop: c-ares tells us which
  * sockets to watch through its socket-state callback, readiness calls ares_process_fd,
  * and one loop timer, re-armed from ares_timeout after every call into c-ares, drives
  * retries and timeouts. Every answer reaches its waiter through the waiter's loop_defer,
@@ -99,7 +99,8 @@ static void answer_free(struct dns_answer *a)
         free(a);
 }
 
-/* Maps a c-ares status to an answer without addresses yet (PATTERNS pitfall 11). */
+/* Maps a c-ares status to an answer without addresses yet: NOTFOUND and NODATA are
+ * `dns`, TIMEOUT is `dns_timeout`. */
 static struct dns_answer *answer_status(int status, int from_cache)
 {
     salvo_err_t err = SALVO_E_DNS;
@@ -257,7 +258,8 @@ static void waiter_unlink(struct dns_waiter *w)
 
 /* ---- c-ares inside the loop -------------------------------------------------------- */
 
-/* Re-arms the c-ares timer; call after every call into c-ares (PATTERNS pitfall 1). */
+/* Re-arms the c-ares timer; call after every call into c-ares: without a timer
+ * a silent resolver would never time out, since no fd ever becomes ready. */
 static void rearm(struct dns *d)
 {
     struct timeval buf, *tv = ares_timeout(d->channel, NULL, &buf);

@@ -408,7 +408,8 @@ void pool_release(struct pool *p, struct pool_conn *pc)
 
 /* An idle connection spoke. For TLS that may be a session ticket or a key update, which
  * conn_recv consumes (CONN_AGAIN); anything else ends the connection: EOF, an error,
- * or response bytes nobody asked for (PATTERNS.md, OpenSSL pitfall 11). */
+ * or response bytes nobody asked for. A raw recv(MSG_PEEK) liveness test would wrongly
+ * call a TLS connection that just got a ticket dead. */
 static void on_idle_io(struct loop_io *w, unsigned events, void *data)
 {
     (void)w;

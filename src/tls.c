@@ -8,7 +8,7 @@
  * from the write BIO after EVERY SSL_* call, reads included, because alerts, the client
  * Finished and KeyUpdate replies are produced by calls that return no data.
  *
- * The rules of shared/PATTERNS.md apply throughout: the error queue is cleared before
+ * OpenSSL's own rules apply throughout (SSL_get_error(3)): the error queue is cleared before
  * each SSL_* I/O call and SSL_get_error is called right after it; SSL_shutdown is never
  * called after SSL_ERROR_SSL or SSL_ERROR_SYSCALL.
  *
