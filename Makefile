@@ -138,8 +138,9 @@ check-deps:
 # ---- install --------------------------------------------------------------------------
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/salvo $(DESTDIR)$(PREFIX)/bin/salvo
+	install -m 644 docs/salvo.1 $(DESTDIR)$(PREFIX)/share/man/man1/salvo.1
 	install -m 644 $(B)/libsalvo.a $(DESTDIR)$(PREFIX)/lib/libsalvo.a
 	install -m 755 $(B)/$(SONAME) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libsalvo.so
