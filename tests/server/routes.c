@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <zlib.h>
 
 #include "testd.h"
@@ -36,6 +37,8 @@
 #define MAX_ZBODY_N   (256ULL << 20)   /* /gzip/N and /deflate/N: N at most 256 MiB (in memory) */
 #define ZGEN_IN       (64 * 1024)      /* uncompressed bytes handed to deflate() at a time */
 #define ZOUT_STEP     (64 * 1024)      /* compressed bytes gathered per step for a length */
+#define MAX_INTERIMS  1000000          /* /interim-flood/N: N at most this (18 MB of them) */
+#define MAX_LOCATIONS 4                /* /redirect/CODE: "to" parameters at most */
 #define CORRUPT_GOOD  2000             /* /gzip-corrupt: pattern bytes that decode fine */
 #define CORRUPT_BAD   64               /* /gzip-corrupt: garbage bytes after them */
 #define WBITS_GZIP    (16 + MAX_WBITS) /* deflateInit2 windowBits of each format */
@@ -557,6 +560,28 @@ static int r_continue(struct call *k)
     return err ? err : reply_text(k->rp, k->rq, 200, "", "final\n");
 }
 
+/* A 103 whose head carries "Content-Length: 5" but no body: a 1xx ends at its empty line
+ * (RFC 9112 6.3), so the 5 bytes a client might wait for are the final 200's. */
+static int r_hints_length(struct call *k)
+{
+    int err = obuf_printf(&k->rp->out, "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n");
+    return err ? err : reply_text(k->rp, k->rq, 200, "", "final\n");
+}
+
+/* /interim-flood/N: N interim responses with an empty reason phrase, then 200 final\n. */
+static int r_interim_flood(struct call *k)
+{
+    static const char line[] = "HTTP/1.1 100 \r\n\r\n";
+    uint64_t n;
+    int err = 0;
+    if (arg_num(k, 1, MAX_INTERIMS, &n, &err))
+        return err;
+    err = obuf_reserve(&k->rp->out, n * (sizeof(line) - 1));
+    for (uint64_t i = 0; !err && i < n; i++)
+        err = obuf_append(&k->rp->out, line, sizeof(line) - 1);
+    return err ? err : reply_text(k->rp, k->rq, 200, "", "final\n");
+}
+
 /* /flaky/KEY/N/CODE, /flaky-reset/KEY/N, /retry-after/KEY/N/VALUE. */
 static int r_flaky(struct call *k)
 {
@@ -590,6 +615,94 @@ static int r_flaky(struct call *k)
     return reply_text(k->rp, k->rq, (int)code, "", body);
 }
 
+/* One action of a /seq list: a status code (200-599), "reset" or "close". Returns the
+ * code, SEQ_RESET, SEQ_CLOSE, or -1 when the action is malformed. */
+#define SEQ_RESET 1
+#define SEQ_CLOSE 2
+static int seq_action(struct span a)
+{
+    uint64_t code;
+    if (a.n == 5 && memcmp(a.p, "reset", 5) == 0)
+        return SEQ_RESET;
+    if (a.n == 5 && memcmp(a.p, "close", 5) == 0)
+        return SEQ_CLOSE;
+    if (parse_num(a, 599, &code) < 0 || code < 200)
+        return -1;
+    return (int)code;
+}
+
+/* /seq/KEY/A,B,C: the n-th request for KEY gets the n-th action, the last one repeating.
+ * The whole list is checked before the request is counted. */
+static int r_seq(struct call *k)
+{
+    char key[SEG_MAX], body[32];
+    struct span list = k->seg[2], pick = {0};
+    int action = -1;
+    if (decode(k->seg[1], key, sizeof(key)) < 0 || list.n == 0)
+        return routes_error(k->rq, k->rp, 400);
+    for (const char *p = list.p, *end = list.p + list.n; p <= end;) {
+        const char *comma = memchr(p, ',', end - p);
+        struct span a = {p, (size_t)((comma ? comma : end) - p)};
+        if (seq_action(a) < 0)
+            return routes_error(k->rq, k->rp, 400);
+        p += a.n + 1;
+    }
+    uint64_t count = flaky_hit(k->s, k->name, key);
+    if (count == 0)
+        return -ENOMEM;
+    const char *p = list.p, *end = list.p + list.n;
+    for (uint64_t i = 0; i < count && p <= end; i++) {
+        const char *comma = memchr(p, ',', end - p);
+        pick.p = p;
+        pick.n = (size_t)((comma ? comma : end) - p);
+        p += pick.n + 1;
+    }
+    action = seq_action(pick);
+    if (action == SEQ_RESET || action == SEQ_CLOSE) {
+        k->rp->end = action == SEQ_RESET ? END_RESET : END_CLOSE;
+        return 0;
+    }
+    if (action == 204 || action == 304)
+        return reply_head(k->rp, k->rq, action, "", FRAME_NONE, 0);
+    snprintf(body, sizeof(body), "seq %d\n", action);
+    return reply_text(k->rp, k->rq, action, "", body);
+}
+
+/* /header/NAME: the value of every header field NAME (any case) of the request, one per
+ * line in the order received, surrounding white space removed; none gives an empty body. */
+static int r_header(struct call *k)
+{
+    char name[SEG_MAX];
+    struct obuf body = {0};
+    int err = 0;
+    if (decode(k->seg[1], name, sizeof(name)) < 0)
+        return routes_error(k->rq, k->rp, 400);
+    size_t nl = strlen(name);
+    const char *p = memmem(k->rq->raw, k->rq->head_len, "\r\n", 2) + 2; /* after the request line */
+    const char *end = k->rq->raw + k->rq->head_len - 2;                 /* the final CRLF */
+    while (!err && p < end) {
+        const char *eol = memmem(p, end + 2 - p, "\r\n", 2);
+        const char *colon = memchr(p, ':', eol - p);
+        if (colon && (size_t)(colon - p) == nl && strncasecmp(p, name, nl) == 0) {
+            const char *v = colon + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            err = obuf_append(&body, v, ve - v);
+            if (!err)
+                err = obuf_append(&body, "\n", 1);
+        }
+        p = eol + 2;
+    }
+    if (!err)
+        err = reply_head(k->rp, k->rq, 200, "", FRAME_LENGTH, body.len);
+    if (!err && !is_head(k->rq) && body.len > 0)
+        err = obuf_append(&k->rp->out, body.data, body.len);
+    obuf_free(&body);
+    return err;
+}
+
 /* The request exactly as received, head and body. */
 static int r_echo(struct call *k)
 {
@@ -600,20 +713,24 @@ static int r_echo(struct call *k)
     return err;
 }
 
+/* /redirect/CODE?to=URL: one Location header per "to" parameter, in order. */
 static int r_redirect(struct call *k)
 {
-    char url[SEG_MAX], extra[SEG_MAX + 32] = "";
+    char url[SEG_MAX], extra[MAX_LOCATIONS * (SEG_MAX + 16)] = "";
+    size_t used = 0;
     uint64_t code;
-    struct span v;
+    struct span v, q = k->query;
     int err = 0;
     if (arg_num(k, 1, 399, &code, &err))
         return err;
     if (code < 300)
         return routes_error(k->rq, k->rp, 400);
-    if (query_get(k->query, "to", &v)) {
-        if (decode(v, url, sizeof(url)) < 0)
+    for (int i = 0; query_get(q, "to", &v); i++) {
+        if (i == MAX_LOCATIONS || decode(v, url, sizeof(url)) < 0)
             return routes_error(k->rq, k->rp, 400);
-        snprintf(extra, sizeof(extra), "Location: %s\r\n", url);
+        used += snprintf(extra + used, sizeof(extra) - used, "Location: %s\r\n", url);
+        q.n -= (size_t)(v.p + v.n - q.p); /* look again after this value */
+        q.p = v.p + v.n;
     }
     return reply_text(k->rp, k->rq, (int)code, extra, "redirect\n");
 }
@@ -644,9 +761,12 @@ static const struct route {
     {"garbage", 0, r_garbage},
     {"headers-flood", 0, r_headers_flood},
     {"continue", 0, r_continue},
+    {"hints-length", 0, r_hints_length},
+    {"interim-flood", 1, r_interim_flood},
     {"flaky", 3, r_flaky},
     {"flaky-reset", 2, r_flaky},
     {"retry-after", 3, r_flaky},
+    {"seq", 2, r_seq},
     {"gzip", 1, r_compressed},
     {"gzip-chunked", 1, r_compressed},
     {"deflate", 1, r_compressed},
@@ -654,6 +774,7 @@ static const struct route {
     {"gzip-bomb", 1, r_compressed},
     {"gzip-corrupt", 0, r_gzip_corrupt},
     {"echo", 0, r_echo},
+    {"header", 1, r_header},
     {"redirect", 1, r_redirect},
     {"__stats", 0, r_stats},
 };

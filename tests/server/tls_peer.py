@@ -15,6 +15,13 @@ is byte i = "abcdefghijklmnopqrstuvwxyz\\n"[i % 27] (as the project's testd):
     /cl-short/N      Content-Length: N, only N/2 bytes, then close, no close_notify
     /close/N         HTTP/1.1 200 with no length (close-delimited), then close, no close_notify
     /close-notify/N  the same, but close_notify (SSLSocket.unwrap) before the TCP close
+    /ka/N            Content-Length: N, the whole body; the connection stays open for the
+                     next request (keep-alive)
+    /stray/N         as /ka/N, then at once, in a TLS record of its own, an unrequested
+                     second response (200, Content-Length: 6, "stray\\n"); the connection
+                     stays open, and later requests on it get their own answers. Both
+                     records leave in one TCP segment (TCP_CORK), so a client reads the
+                     stray bytes together with the answer it asked for
 
 Why closing without unwrap() sends no close_notify: CPython's SSLSocket.close() only
 closes the file descriptor, and the SSL object is later freed with SSL_free(), which
@@ -24,7 +31,9 @@ PATH as a client with OpenSSL's strict EOF handling and prints "close_notify" or
 "no close_notify" (and the body length), so a test can assert which one the peer did.
 
 Every socket has a timeout, so no connection thread lives long; the process lives
-until it is killed.
+until it is killed. Runs on Python 3.9 and later: an EOF without close_notify raises
+ssl.SSLEOFError on some builds and a plain ssl.SSLError (reason
+UNEXPECTED_EOF_WHILE_READING) on others, such as Debian's 3.11, so it is told by reason.
 """
 import argparse
 import os
@@ -43,23 +52,51 @@ def body(n):
     return (PATTERN * reps)[:n]
 
 
-def read_request(tls):
-    """Returns the request path, or None when no complete request head arrived."""
-    data = b""
-    while b"\r\n\r\n" not in data and len(data) < REQUEST_MAX:
+STRAY = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nstray\n"
+
+# What happens to the connection after an answer.
+CLOSE, CLOSE_NOTIFY, KEEP = "close", "close_notify", "keep"
+
+
+def read_request(tls, buf):
+    """Returns the request path, or None when no complete request head arrived. buf (a
+    bytearray) keeps what follows the head for the next call; request bodies are not
+    expected and are not skipped."""
+    while b"\r\n\r\n" not in buf and len(buf) < REQUEST_MAX:
         chunk = tls.recv(4096)
         if not chunk:
             return None
-        data += chunk
-    parts = data.split(b"\r\n", 1)[0].split()
-    return parts[1].decode("ascii", "replace") if len(parts) >= 2 else None
+        buf += chunk
+    head, sep, rest = bytes(buf).partition(b"\r\n\r\n")
+    buf[:] = rest
+    parts = head.split(b"\r\n", 1)[0].split()
+    return parts[1].decode("ascii", "replace") if sep and len(parts) >= 2 else None
+
+
+def is_eof_error(e):
+    """An EOF without close_notify, whichever class this Python reports it with."""
+    if isinstance(e, ssl.SSLEOFError):
+        return True
+    return getattr(e, "reason", None) == "UNEXPECTED_EOF_WHILE_READING"
 
 
 def reply(tls, path):
-    """Sends the answer PATH asks for; returns True when close_notify must follow."""
+    """Sends the answer PATH asks for; returns CLOSE, CLOSE_NOTIFY or KEEP."""
     _, mode, n = (path.split("/") + ["", ""])[:3]
     size = int(n) if n.isdigit() else 1000
     data = body(size)
+    if mode in ("ka", "stray"):
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + data
+        if mode == "ka":
+            tls.sendall(answer)
+            return KEEP
+        tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        try:
+            tls.sendall(answer)  # one TLS record (or more) for the answer...
+            tls.sendall(STRAY)  # ...and one of its own for the stray response
+        finally:
+            tls.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)  # both leave now
+        return KEEP
     if mode == "cl":
         tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + data)
     elif mode == "cl-short":
@@ -73,10 +110,10 @@ def reply(tls, path):
         tls.sendall(b"".join(out))
     elif mode in ("close", "close-notify"):
         tls.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + data)
-        return mode == "close-notify"
+        return CLOSE_NOTIFY if mode == "close-notify" else CLOSE
     else:
         tls.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-    return False
+    return CLOSE
 
 
 def handle(ctx, conn):
@@ -86,12 +123,20 @@ def handle(ctx, conn):
     except (OSError, ssl.SSLError):
         conn.close()
         return
+    buf = bytearray()
     try:
-        path = read_request(tls)
-        if path is not None and reply(tls, path):
-            plain = tls.unwrap()  # sends close_notify (and waits for the client's)
-            plain.close()
-            return
+        # Bounded: every recv has a timeout, and a client that stops sending ends it.
+        while True:
+            path = read_request(tls, buf)
+            if path is None:
+                break
+            end = reply(tls, path)
+            if end == CLOSE_NOTIFY:
+                plain = tls.unwrap()  # sends close_notify (and waits for the client's)
+                plain.close()
+                return
+            if end == CLOSE:
+                break
     except (OSError, ssl.SSLError):
         pass
     tls.close()  # no SSL_shutdown: the TCP close comes without close_notify
@@ -131,7 +176,9 @@ def probe(args):
             if not chunk:
                 break
             got += chunk
-    except ssl.SSLEOFError:
+    except ssl.SSLError as e:
+        if not is_eof_error(e):
+            raise
         verdict = "no close_notify"
     tls.close()
     head, _, rest = got.partition(b"\r\n\r\n")
