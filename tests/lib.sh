@@ -4,6 +4,10 @@
 # detail. Every process a script starts is recorded by PID and killed on exit, and only
 # those. Every peer listens on 127.0.0.0/8 or [::1] only.
 set -u
+# dnsmasq and nginx live in the sbin directories, which a caller's PATH may leave out
+# (PATH=/usr/bin:/bin, to run Debian's python3): look there last.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+export PATH
 SALVO_BUILD=${SALVO_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../build" && pwd)}
 SALVO_ROOT=${SALVO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SALVO=$SALVO_BUILD/salvo

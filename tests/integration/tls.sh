@@ -232,4 +232,19 @@ body_of() { yes abcdefghijklmnopqrstuvwxyz | head -c "$1" | sha256sum | cut -d' 
 check_eq "close-delimited bodies hashed whole" "$(body_of 30000) $(body_of 30000)" \
     "$(jq -r 'select(.index >= 3) | .sha256' "$out" | tr '\n' ' ' | sed 's/ $//')"
 
+# ---- 10. a response nobody asked for, left in TLS --------------------------------------
+# /stray/N answers, then sends a second response nobody asked for, in a TLS record of its
+# own but in the same TCP segment, and keeps the connection open: salvo reads both
+# records at once. A connection with bytes left in TLS must not carry the next request,
+# or that request's record would hold the stray response instead of its own.
+stray=$(printf 'stray\n' | sha256sum | cut -d' ' -f1)
+own="$(body_of 100) $(body_of 200) $(body_of 300)"
+hashes() { jq -rs 'sort_by(.index) | map(.sha256) | join(" ")' "$out"; }
+"$SALVO" --retry 0 -m 5 -c 1 -k --hash "$T/stray/100" "$T/ka/200" "$T/ka/300" >"$out"
+check_eq "a stray TLS record after an answer: every record has its own body (-k)" "$own" "$(hashes)"
+check_eq "... none has the stray response's" 0 "$(jq_count ".sha256 == \"$stray\"" "$out")"
+check_eq "... all ok" 3 "$(jq_count '.ok' "$out")"
+"$SALVO" --retry 0 -m 5 -c 1 "${CA[@]}" --hash "$T/stray/100" "$T/ka/200" "$T/ka/300" >"$out"
+check_eq "the same with the certificate verified (--cacert)" "$own" "$(hashes)"
+
 finish
