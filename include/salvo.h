@@ -101,9 +101,10 @@ typedef struct salvo_attempt {
  * Tri-state ints (reused, tls_resumed) use -1 for "does not apply". */
 typedef struct salvo_result {
     uint64_t index;        /* the tag given to salvo_submit (the CLI: input position) */
-    const char *url;       /* the URL as submitted */
+    const char *url;       /* the URL as submitted, a password in it shown as "***" */
     int ok;                /* error == SALVO_E_OK and 0 < status < 400 */
-    int status;            /* last final status whose headers arrived, 0 when none */
+    int status;            /* last final status whose headers arrived, in any attempt or
+                              redirect hop; 0 when none */
     salvo_err_t error;     /* SALVO_E_OK when a final response was received whole */
     const char *message;   /* human detail for the error, NULL when none */
     int attempts;          /* attempts made; 0 when none started */
@@ -162,9 +163,10 @@ typedef struct salvo_config {
     const char *dns_servers; /* "ADDR[:PORT][,...]"; NULL: /etc/resolv.conf */
     int hash;                /* compute sha256 of the decoded body */
     int insecure;            /* TLS: skip certificate verification */
-    const char *cacert;      /* TLS: extra CA bundle to trust */
-    int per_host;            /* open connections per origin; 0: no cap */
-    int per_ip;              /* open connections per remote IP; 0: no cap */
+    const char *cacert;      /* TLS: extra CA bundle to trust; read by salvo_new, which
+                                fails when it cannot be used */
+    int per_host;            /* open connections per origin; 0 (the default): no cap */
+    int per_ip;              /* open connections per remote IP; 0 (the default): no cap */
     int keepalive;           /* reuse connections */
     double idle_timeout;     /* seconds an idle pooled connection lives */
     int max_idle;            /* idle pooled connections kept in all */
@@ -205,11 +207,24 @@ typedef struct salvo_request {
  * nothing ends the input. Returns 0, or -1 when fd cannot be watched. */
 SALVO_API int salvo_feed_wait(salvo_t *engine, int fd);
 
-/* Queues a request. `index` is echoed in the result. Returns 0, or -1 when the engine
- * is shutting down or out of memory (the callback then never runs). A URL that does not
- * parse is accepted and completes with SALVO_E_BAD_URL or SALVO_E_UNSUPPORTED_SCHEME. */
+/* Queues a request. `index` is echoed in the result. Returns 0, or -1 (the callback then
+ * never runs, and salvo_last_error says why) when the engine is shutting down, memory
+ * ran out, or the request is refused as salvo_request_check refuses it. A URL that does
+ * not parse is accepted and completes with SALVO_E_BAD_URL or SALVO_E_UNSUPPORTED_SCHEME. */
 SALVO_API int salvo_submit(salvo_t *engine, const char *url, uint64_t index,
                            const salvo_request_t *request, salvo_done_cb *cb, void *user);
+
+/* Checks per-request options as salvo_submit does, without an engine (so that a program
+ * can refuse bad input before it sends anything): the method must be an HTTP token; each
+ * header a "Name: value" line whose name is a token and whose value holds no control
+ * byte but tab; Content-Length and Transfer-Encoding headers are refused (salvo frames
+ * the body itself) and a Connection header may only say close or keep-alive. Returns 0,
+ * or -1 with a one-line reason in err. */
+SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, size_t errlen);
+
+/* Why the last salvo_submit on this engine returned -1 ("" before any failure). Valid
+ * until the next call on the engine. */
+SALVO_API const char *salvo_last_error(const salvo_t *engine);
 
 /* Runs the loop until every submitted request is done and the feed is exhausted, or
  * until a cancel has been completed. Returns 0, or -1 on an engine failure. */

@@ -172,35 +172,46 @@ static salvo_err_t handshake(struct req *r, struct bconn *c)
     return fail(a, cls, "%s", why ? why : "TLS handshake failed");
 }
 
-/* Sends the whole request, or classifies why not. */
-static salvo_err_t send_request(struct req *r, struct bconn *c)
+/* Sends n bytes from p, or classifies why not. */
+static salvo_err_t send_all(struct req *r, struct bconn *c, const char *p, size_t n)
 {
     struct req_attempt *a = &r->run->a;
-    struct buf *w = &r->run->wire;
     struct buf unused;
     buf_init(&unused, 0);
-    a->sent = 1;
-    while (buf_size(w) > 0) {
+    while (n > 0) {
         if (set_timeouts(c->fd, c->deadline_us) < 0)
             return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
+        long k;
         if (c->tls != NULL) {
-            long n = tls_write(c->tls, buf_head(w), buf_size(w), &unused);
-            if (n == -TLS_AGAIN)
+            k = tls_write(c->tls, p, n, &unused);
+            if (k == -TLS_AGAIN)
                 return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
-            if (n <= 0)
+            if (k <= 0)
                 return fail(a, SALVO_E_RESET, "sending the request: TLS write failed");
-            buf_consume(w, (size_t)n);
-            continue;
+        } else {
+            k = (long)sock_send(c->fd, p, n);
+            if (k == -EAGAIN)
+                return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
+            if (k < 0)
+                return fail(a, SALVO_E_RESET, "sending the request: %s", strerror((int)-k));
         }
-        ssize_t n = sock_send(c->fd, buf_head(w), buf_size(w));
-        if (n == -EAGAIN)
-            return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
-        if (n < 0)
-            return fail(a, SALVO_E_RESET, "sending the request: %s", strerror((int)-n));
-        buf_consume(w, (size_t)n);
+        p += k;
+        n -= (size_t)k;
     }
-    a->t_sent = now_us();
     return SALVO_E_OK;
+}
+
+/* Sends the head, then the body from its one shared copy. */
+static salvo_err_t send_request(struct req *r, struct bconn *c)
+{
+    struct buf *w = &r->run->wire;
+    r->run->a.sent = 1;
+    salvo_err_t e = send_all(r, c, buf_head(w), buf_size(w));
+    if (e == SALVO_E_OK && r->body != NULL)
+        e = send_all(r, c, r->body->data, r->body->len);
+    if (e == SALVO_E_OK)
+        r->run->a.t_sent = now_us();
+    return e;
 }
 
 /* One read: bytes, 0 at EOF, -EAGAIN on timeout, or another -errno / CONN_ETLS. A
@@ -290,7 +301,7 @@ static salvo_err_t exchange(struct req *r, struct bconn *c)
         .compressed = 1,
     };
     buf_reset(&x->wire);
-    if (http1_write_request(&x->wire, &hr) < 0 ||
+    if (http1_write_head(&x->wire, &hr) < 0 ||
         http1_begin(&x->http, r->is_head, cfg->max_filesize, cfg->hash) < 0)
         return fail(&x->a, SALVO_E_RESOURCE, "cannot build the request");
     salvo_err_t e = send_request(r, c);
@@ -363,15 +374,15 @@ static void fetch(struct req *r)
     for (;;) {
         salvo_err_t e = attempt(r);
         int status = r->run->a.status;
-        req_log_attempt(r, e);
+        req_end_attempt(r, e);
         uint64_t wait;
         if (r->eng->cancel_requested) {
             req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
             return;
         }
-        if (e == SALVO_E_OK && r->eng->cfg.follow_redirects && redirect_status(status)) {
+        if (e == SALVO_E_OK && r->eng->cfg.follow_redirects && redirect_wanted(&r->run->http)) {
             char msg[REQ_MSG_LEN];
-            e = redirect_apply(r, status, r->run->http.location, msg, sizeof msg);
+            e = redirect_apply(r, &r->run->http, msg, sizeof msg);
             if (e != SALVO_E_OK) {
                 req_finish(r, e, msg);
                 return;

@@ -4,6 +4,7 @@
  */
 #include "conn.h"
 
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,7 +17,7 @@
 static void update_interest(struct conn *c)
 {
     unsigned interest = LOOP_READ;
-    if (!c->connected || buf_size(&c->out) > 0)
+    if (!c->connected || buf_size(&c->out) > 0 || c->write_blocked)
         interest |= LOOP_WRITE;
     if (loop_io_interest(c->io) != interest)
         (void)loop_io_set(c->io, interest);
@@ -107,18 +108,49 @@ int conn_handshake(struct conn *c)
     }
 }
 
-int conn_send(struct conn *c, const void *p, size_t n)
+/* Nothing taken: wait until the socket is writable again. */
+static int write_blocked(struct conn *c)
 {
+    c->write_blocked = 1;
+    update_interest(c);
+    return 0;
+}
+
+int conn_write(struct conn *c, const void *p, size_t n)
+{
+    c->write_blocked = 0;
     if (c->tls != NULL) {
-        long k = tls_write(c->tls, p, n, &c->out);
-        if (k < 0)
-            return -EPROTO;
-    } else {
-        int rc = buf_append(&c->out, p, n);
-        if (rc < 0)
+        int rc = conn_flush(c);
+        if (rc < 0 && rc != CONN_AGAIN)
             return rc;
+        if (buf_size(&c->out) >= CONN_TLS_HIGH)
+            return write_blocked(c);
+        size_t piece = n < CONN_TLS_PIECE ? n : CONN_TLS_PIECE;
+        if (tls_write(c->tls, p, piece, &c->out) != (long)piece)
+            return -EPROTO;
+        rc = conn_flush(c);
+        return rc < 0 && rc != CONN_AGAIN ? rc : (int)piece;
     }
-    return conn_flush(c);
+    int rc = conn_flush(c);
+    if (rc == CONN_AGAIN)
+        return write_blocked(c);
+    if (rc < 0)
+        return rc;
+    ssize_t k = sock_send(c->fd, p, n > INT_MAX ? INT_MAX : n);
+    if (k == CONN_AGAIN)
+        return write_blocked(c);
+    return (int)k;
+}
+
+int conn_clean(const struct conn *c)
+{
+    return !c->eof && buf_size(&c->out) == 0 && (c->tls == NULL || tls_buffered(c->tls) == 0);
+}
+
+int conn_idle_check(struct conn *c)
+{
+    char tmp[512];
+    return conn_clean(c) && conn_recv(c, tmp, sizeof tmp) == CONN_AGAIN;
 }
 
 int conn_flush(struct conn *c)

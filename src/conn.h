@@ -25,7 +25,12 @@
 #include "loop.h"
 #include "tls.h"
 
-#define CONN_OUT_MAX (64u * 1024 * 1024) /* request bytes queued at most (-d bodies) */
+#define CONN_OUT_MAX (64u * 1024 * 1024) /* bytes queued for the socket at most */
+
+/* conn_write over TLS: plaintext encrypted per call (one full TLS record), and the
+ * ciphertext waiting for the socket above which it encrypts no more. */
+#define CONN_TLS_PIECE (16u * 1024)
+#define CONN_TLS_HIGH  (256u * 1024)
 
 /* Non-error outcomes of conn_recv / conn_handshake (errors are -errno or CONN_ETLS). */
 #define CONN_AGAIN (-EAGAIN)
@@ -41,6 +46,7 @@ struct conn {
     char remote_ip[64];           /* printable remote address */
     int connected;                /* the TCP connect completed */
     int eof;                      /* the peer closed its side */
+    int write_blocked;            /* conn_write took nothing: wait for writability */
 };
 
 /* Starts a non-blocking connect to sa; events go to cb(data). Returns 0 or -errno (then
@@ -62,9 +68,13 @@ int conn_tls_start(struct conn *c, struct tls_ctx *ctx, const char *host, int ho
  * CONN_ETLS, or -errno from the socket. */
 int conn_handshake(struct conn *c);
 
-/* Queues plaintext (encrypted first for TLS) and tries to send it. Returns 0 or -errno
- * (-E2BIG when over CONN_OUT_MAX). */
-int conn_send(struct conn *c, const void *p, size_t n);
+/* Writes plaintext without keeping a copy of it: plain bytes go from p straight to the
+ * socket once earlier output has left; TLS encrypts at most CONN_TLS_PIECE bytes at a
+ * time, and only while less than CONN_TLS_HIGH bytes of ciphertext wait. So a large body
+ * is never duplicated per connection, however slow the peer. Returns the bytes taken
+ * (call again with the rest), 0 when the socket cannot take more now (write interest is
+ * then on until conn_write is called again), -EPROTO when TLS failed, or -errno. */
+int conn_write(struct conn *c, const void *p, size_t n);
 
 /* Sends queued output: 0 when all went out, CONN_AGAIN when some is left (write
  * interest is then on), or -errno. */
@@ -73,6 +83,16 @@ static inline size_t conn_pending(const struct conn *c)
 {
     return buf_size(&c->out);
 }
+
+/* Nothing buffered, nothing owed: no output waiting, no byte received and not yet read
+ * (in the socket's TLS layer), no EOF seen. The checklist before a connection is kept
+ * for another request; the socket itself is checked by conn_idle_check. */
+int conn_clean(const struct conn *c);
+
+/* For an idle connection: reads whatever arrived (a TLS session ticket or key update is
+ * consumed) and returns 1 when the connection can still carry a request, 0 when it
+ * spoke out of turn, reached EOF or failed. */
+int conn_idle_check(struct conn *c);
 
 /* Receives plaintext: bytes (> 0), 0 at EOF (TCP FIN, TLS close_notify or TLS EOF),
  * CONN_AGAIN, CONN_ETLS or -errno (-ECONNRESET for a reset). */

@@ -92,7 +92,8 @@ struct req_run {
     int replayed;                                 /* a stale pooled connection was replaced */
     struct pool_ip_waiter ipw;                    /* waiting for room at the remote IP */
     struct http1 http;                            /* the response parser */
-    struct buf wire;                              /* the serialised request, per attempt */
+    struct buf wire;                              /* the request head, per attempt */
+    size_t body_sent;                             /* body bytes the connection took */
     struct req_attempt a;                         /* the current (last) attempt */
     char sha256[65];                              /* hex, "" when not hashed */
     struct req_run *next_free;                    /* link in engine->run_cache */
@@ -120,6 +121,7 @@ struct req {
     enum req_state state;
     uint64_t index;      /* echoed in the result */
     char *url_str;       /* as submitted */
+    char *url_shown;     /* url_str with its password masked, NULL when it has none */
     struct url url;      /* the current URL (after redirects), when url_err is OK */
     salvo_err_t url_err; /* why url_str was refused, SALVO_E_OK when it parsed */
     char *url_msg;       /* the reason (malloc'd), NULL when it parsed */
@@ -129,6 +131,7 @@ struct req {
     size_t headers_len;
     struct req_body *body; /* request body (shared), NULL for none */
     int is_head;           /* HEAD: the response has no body */
+    int conn_close;        /* a user header asked for Connection: close */
     int idempotent;        /* retried also after the request was sent */
     salvo_done_cb *cb;
     void *user;
@@ -138,6 +141,7 @@ struct req {
     int has_slot;                    /* holds one of the global slots */
     int attempts;                    /* attempts started on the current URL */
     int redirects;                   /* redirects followed */
+    int last_status;                 /* the last final status of any ended attempt, 0: none */
     uint64_t t_submit;               /* microseconds, monotonic: salvo_submit */
     uint64_t t_slot;                 /* ... the first slot */
     uint64_t t_first_attempt;        /* ... the first attempt */
@@ -160,6 +164,7 @@ struct salvo {
     size_t n_run_cache;         /* at most slots */
     struct tls_ctx *tls;        /* NULL until the first https request */
     char tls_err[256];          /* why tls_ctx_new failed, when it did */
+    char last_error[256];       /* why the last salvo_submit failed, "" when none */
     int tls_failed;
 
     struct list live;                       /* every request not yet finished */
@@ -180,8 +185,9 @@ struct salvo {
 };
 
 /* request.c */
+/* Returns 0, -ENOMEM, or -EINVAL when the options are refused (why says why). */
 int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_request_t *opt,
-            salvo_done_cb *cb, void *user, struct req **out);
+            salvo_done_cb *cb, void *user, struct req **out, char *why, size_t whylen);
 /* Starts an attempt with a slot and room in the origin; pc is an idle connection to
  * reuse, or NULL to resolve and connect. */
 void req_start_attempt(struct req *r, struct pool_conn *pc);
@@ -193,7 +199,8 @@ int req_run_prepare(struct req *r);
 void req_run_free(struct req_run *x);
 void req_attempt_reset(struct req_attempt *a, uint64_t now);
 void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done);
-void req_log_attempt(struct req *r, salvo_err_t err);
+/* Closes the books on an attempt: its status, and its line of attempts_log. */
+void req_end_attempt(struct req *r, salvo_err_t err);
 /* After an attempt that ended with err (SALVO_E_OK: an answer with status): 1, with the
  * sleep to take first, when another attempt should follow (CONTRACT.md's retry rules). */
 int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sleep_ms);

@@ -51,12 +51,22 @@ static int has_crlf(const char *s)
     return strpbrk(s, "\r\n") != NULL;
 }
 
-/* A "Name: value" line: a non-empty token before the first ':' and no CR or LF. */
+/* A field value may hold visible characters, spaces and tabs (RFC 9110 5.5); any other
+ * control byte could end the line early or smuggle one in. */
+static int value_valid(const char *v)
+{
+    for (; *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* A "Name: value" line: a non-empty token before the first ':' and a valid value. */
 static int header_valid(const char *line)
 {
     const char *colon = strchr(line, ':');
 
-    return colon != NULL && is_token(line, (size_t)(colon - line)) && !has_crlf(line);
+    return colon != NULL && is_token(line, (size_t)(colon - line)) && value_valid(colon + 1);
 }
 
 static int header_is(const char *line, const char *name)
@@ -75,6 +85,76 @@ static const char *find_header(const struct http1_request *req, const char *name
         if (header_is(req->headers[i], name))
             return req->headers[i];
     return NULL;
+}
+
+/* The value of a header line, without the white space around it. */
+static void header_value(const char *line, const char **v, size_t *n)
+{
+    const char *p = strchr(line, ':') + 1;
+    size_t len;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    len = strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    *v = p;
+    *n = len;
+}
+
+int http1_check_request(const char *method, const char *const *headers, size_t headers_len,
+                        char *err, size_t errlen)
+{
+    size_t i, n;
+    const char *v;
+
+    if (method != NULL && !is_token(method, strlen(method))) {
+        snprintf(err, errlen, "the method '%.64s' is not an HTTP token", method);
+        return -1;
+    }
+    for (i = 0; i < headers_len; i++) {
+        const char *h = headers[i];
+        if (h == NULL || strchr(h, ':') == NULL) {
+            snprintf(err, errlen, "header '%.64s' is not 'Name: value'", h ? h : "(null)");
+            return -1;
+        }
+        if (!is_token(h, (size_t)(strchr(h, ':') - h))) {
+            snprintf(err, errlen, "header '%.64s': the name is not an HTTP token", h);
+            return -1;
+        }
+        if (!header_valid(h)) {
+            snprintf(err, errlen, "header '%.64s': the value holds a control byte", h);
+            return -1;
+        }
+        /* salvo frames the body itself: a second framing header would make the request
+         * ambiguous on the wire (a request smuggling shape). */
+        if (header_is(h, "Content-Length") || header_is(h, "Transfer-Encoding")) {
+            snprintf(err, errlen, "header '%.64s': salvo sets the message framing itself", h);
+            return -1;
+        }
+        header_value(h, &v, &n);
+        if (header_is(h, "Connection") && !(n == 5 && strncasecmp(v, "close", 5) == 0) &&
+            !(n == 10 && strncasecmp(v, "keep-alive", 10) == 0)) {
+            snprintf(err, errlen, "header '%.64s': Connection may only be close or keep-alive", h);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int http1_asks_close(const char *const *headers, size_t headers_len)
+{
+    size_t i, n;
+    const char *v;
+
+    for (i = 0; i < headers_len; i++) {
+        if (!header_is(headers[i], "Connection"))
+            continue;
+        header_value(headers[i], &v, &n);
+        if (n == 5 && strncasecmp(v, "close", 5) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static int request_valid(const struct http1_request *req)
@@ -117,7 +197,8 @@ static int write_default(struct buf *out, const struct http1_request *req, const
     return line(out, name, ": ", value);
 }
 
-static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding"};
+static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding",
+                                            "Connection"};
 
 static int is_default(const char *line)
 {
@@ -155,14 +236,15 @@ static int write_head(struct buf *out, const struct http1_request *req)
             rc = line(out, req->headers[i], NULL, NULL);
     if (rc == 0 && need_length)
         rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
-    if (rc == 0 && !req->keepalive)
-        rc = buf_append_str(out, "Connection: close\r\n");
+    if (rc == 0)
+        rc = write_default(out, req, "Connection", req->keepalive ? NULL : "close");
     if (rc == 0)
         rc = buf_append_str(out, "\r\n");
     return rc;
 }
 
-int http1_write_request(struct buf *out, const struct http1_request *req)
+/* Writes the head, and the body too when with_body is set. */
+static int write_request(struct buf *out, const struct http1_request *req, int with_body)
 {
     size_t before = buf_size(out);
     int rc;
@@ -171,7 +253,7 @@ int http1_write_request(struct buf *out, const struct http1_request *req)
     if (!request_valid(req))
         return -EINVAL;
     rc = write_head(out, req);
-    if (rc == 0 && req->body_len > 0)
+    if (rc == 0 && with_body && req->body_len > 0)
         rc = buf_append(out, req->body, req->body_len);
     if (rc < 0)
         goto fail;
@@ -183,6 +265,16 @@ fail:
     return rc;
 }
 
+int http1_write_head(struct buf *out, const struct http1_request *req)
+{
+    return write_request(out, req, 0);
+}
+
+int http1_write_request(struct buf *out, const struct http1_request *req)
+{
+    return write_request(out, req, 1);
+}
+
 /* ---- response parser callbacks ------------------------------------------------------- */
 
 static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
@@ -192,6 +284,13 @@ static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
     llhttp_set_error_reason(&h->parser, h->msg); /* outlives the callback */
     return HPE_USER;
 }
+
+/* Header bytes that no llhttp span covers, in the canonical shape of a head: the status
+ * line's "HTTP/1.1 200 " and CRLF plus the empty line that ends the head, and per header
+ * line the ": " and CRLF. Counting them is what bounds a flood of tiny interim responses
+ * or empty header lines, whose spans are (nearly) empty. */
+#define HEAD_FIXED_BYTES 17
+#define LINE_FIXED_BYTES 4
 
 /* Counts header bytes over every message of the response (1xx and trailers included). */
 static int count_header(struct http1 *h, size_t len)
@@ -228,7 +327,7 @@ static int on_message_begin(llhttp_t *p)
 
     buf_reset(&h->field);
     buf_reset(&h->value);
-    return 0;
+    return count_header(h, HEAD_FIXED_BYTES);
 }
 
 static int on_status(llhttp_t *p, const char *at, size_t len)
@@ -287,11 +386,31 @@ static int store_value(struct http1 *h, char **slot)
     return 0;
 }
 
+/* A second Location that differs from the first leaves no single target to follow:
+ * joining them as a list (as other fields are) would invent a URL nobody sent. */
+static int location_conflicts(struct http1 *h)
+{
+    size_t n = buf_size(&h->value), have;
+    const char *v = n > 0 ? buf_head(&h->value) : "";
+
+    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    have = strlen(h->location);
+    return have != n || memcmp(h->location, v, n) != 0;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http1 *h = p->data;
     char **slot = wanted(h);
+    int rc = count_header(h, LINE_FIXED_BYTES);
 
+    if (rc != 0)
+        return rc;
+    if (slot == &h->location && h->location != NULL) {
+        h->location_conflict |= location_conflicts(h);
+        slot = NULL; /* an identical repeat adds nothing */
+    }
     if (slot != NULL && store_value(h, slot) < 0)
         return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     buf_reset(&h->field);
@@ -312,8 +431,10 @@ static int on_headers_complete(llhttp_t *p)
         return set_error(h, SALVO_E_PROTOCOL, "invalid status code");
     if (s == 101) /* an upgrade salvo never asked for */
         return set_error(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
+    /* Informational: RFC 9112 6.3 ends it at its empty line, whatever length it claims
+     * (llhttp would read a Content-Length's worth of the final response as its body). */
     if (s >= 100 && s < 200)
-        return 0; /* informational: llhttp ends it with no body */
+        return 1;
     h->status = s;
     /* A response parser cannot know the request was HEAD, and llhttp 8.1 would wait
      * for a 204 or 304's Content-Length bytes: tell it there is no body. */
@@ -365,6 +486,7 @@ static void clear_values(struct http1 *h)
     free(h->location);
     free(h->retry_after);
     free(h->content_encoding);
+    h->location_conflict = 0;
     h->location = NULL;
     h->retry_after = NULL;
     h->content_encoding = NULL;

@@ -43,9 +43,25 @@ struct http1_request {
     int compressed; /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
 };
 
+/* Checks what a caller may set on a request before it is queued: the method must be an
+ * HTTP token; each header a "Name: value" line with a token name and no control byte in
+ * its value; Content-Length and Transfer-Encoding are refused (salvo frames the body)
+ * and Connection may only say close or keep-alive. Returns 0, or -1 with a one-line
+ * reason in err. */
+int http1_check_request(const char *method, const char *const *headers, size_t headers_len,
+                        char *err, size_t errlen);
+
+/* Whether the header lines ask for "Connection: close" (the connection is then not
+ * kept for another request). */
+int http1_asks_close(const char *const *headers, size_t headers_len);
+
 /* Serialises the request into out. Returns 0 or negative errno. A header line holding
  * CR or LF is refused with -EINVAL (it would split the request). */
 int http1_write_request(struct buf *out, const struct http1_request *req);
+
+/* The same without the body: the head alone (its Content-Length counts the body), for
+ * callers that send the body from where it already lies instead of copying it. */
+int http1_write_head(struct buf *out, const struct http1_request *req);
 
 enum http1_rc {
     HTTP1_AGAIN, /* need more bytes */
@@ -73,6 +89,7 @@ struct http1 {
     struct buf field;       /* current header name (bounded) */
     struct buf value;       /* current header value (bounded) */
     char *location;         /* Location, malloc'd, NULL when absent */
+    int location_conflict;  /* several different Location fields arrived */
     char *retry_after;      /* Retry-After, malloc'd, NULL when absent */
     char *content_encoding; /* Content-Encoding, malloc'd, NULL when absent */
     struct decoder *dec;    /* gzip/deflate decoder of the body, NULL for identity */

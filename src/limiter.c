@@ -88,6 +88,9 @@ static void grant_slots(struct salvo *eng)
     struct origin *o;
     while (eng->in_flight < eng->slots && (o = pool_next_ready(eng->pool)) != NULL) {
         struct req *r = list_entry(o->waiting.next, struct req, queue);
+        /* Checked out while r still waits in o, which keeps o alive should a stale idle
+         * connection be closed on the way. */
+        struct pool_conn *pc = pool_checkout(eng->pool, o);
         list_remove(&r->queue);
         o->n_waiting--;
         eng->n_queued--;
@@ -97,9 +100,10 @@ static void grant_slots(struct salvo *eng)
             eng->stats.max_in_flight = eng->in_flight;
         if (r->t_slot == 0)
             r->t_slot = loop_now_us();
-        struct pool_conn *pc = pool_checkout(eng->pool, o);
         if (pc == NULL)
             pool_reserve(eng->pool, o);
+        else
+            pool_update_ready(eng->pool, o); /* one waiter fewer */
         /* Round robin: the next slot goes to the next origin. */
         pool_rotate(eng->pool, o);
         req_start_attempt(r, pc);

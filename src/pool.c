@@ -192,8 +192,32 @@ void pool_unreserve(struct pool *p, struct origin *o)
     pool_update_ready(p, o);
 }
 
-void pool_origin_backoff(struct pool *p, struct origin *o)
+/* Remembers one answer of the origin: 1 when it pushed back. */
+static void note_answer(struct origin *o, int pushed_back)
 {
+    o->recent = (o->recent << 1) | (pushed_back ? 1u : 0u);
+    if (o->n_recent < 32)
+        o->n_recent++;
+}
+
+/* Most of what the origin was recently asked was pushed back. The requests still in
+ * progress count as asked and not (yet) pushed back: ten quick 503s from one broken path
+ * while ninety slow requests are under way are a tenth, not all, of its load. The
+ * answering request's own connection is still busy, and is not counted twice. */
+static int overloaded(const struct origin *o)
+{
+    uint32_t mask = o->n_recent >= 32 ? UINT32_MAX : (1u << o->n_recent) - 1;
+    size_t pushed_back = (size_t)__builtin_popcount(o->recent & mask);
+    size_t busy = o->open - o->n_idle;
+    size_t asked = o->n_recent + (busy > 0 ? busy - 1 : 0);
+    return 2 * pushed_back > asked;
+}
+
+void pool_origin_pushback(struct pool *p, struct origin *o, int retry_after)
+{
+    note_answer(o, 1);
+    if (!retry_after && !overloaded(o))
+        return;
     size_t busy = o->open - o->n_idle;
     size_t half = o->allowed == SIZE_MAX ? busy / 2 : o->allowed / 2;
     o->allowed = half > 0 ? half : 1;
@@ -203,6 +227,7 @@ void pool_origin_backoff(struct pool *p, struct origin *o)
 void pool_origin_success(struct pool *p, struct origin *o)
 {
     size_t cap = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
+    note_answer(o, 0);
     if (o->allowed < cap)
         o->allowed++;
     pool_update_ready(p, o);
@@ -350,12 +375,19 @@ static void take_off_idle(struct pool *p, struct pool_conn *pc)
 
 struct pool_conn *pool_checkout(struct pool *p, struct origin *o)
 {
-    if (o->n_idle == 0)
-        return NULL;
-    struct pool_conn *pc = list_entry(o->idle.next, struct pool_conn, idle_link);
-    take_off_idle(p, pc);
-    pool_update_ready(p, o);
-    return pc;
+    while (o->n_idle > 0) {
+        struct pool_conn *pc = list_entry(o->idle.next, struct pool_conn, idle_link);
+        /* The idle watcher may not have run yet: with many sockets ready in one loop
+         * pass, bytes or an EOF that arrived on this one may still wait for dispatch. */
+        if (!conn_idle_check(&pc->c)) {
+            idle_close(p, pc);
+            continue;
+        }
+        take_off_idle(p, pc);
+        pool_update_ready(p, o);
+        return pc;
+    }
+    return NULL;
 }
 
 void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved)
@@ -386,7 +418,9 @@ static void idle_close(struct pool *p, struct pool_conn *pc)
 void pool_release(struct pool *p, struct pool_conn *pc)
 {
     struct origin *o = pc->origin;
-    if (p->cfg.max_idle == 0) {
+    /* Nothing buffered in any layer, nothing owed: bytes left in TLS's buffers would be
+     * read as the answer to the next request on this connection. */
+    if (p->cfg.max_idle == 0 || !conn_clean(&pc->c)) {
         pool_close(p, pc, 0);
         return;
     }
@@ -415,9 +449,7 @@ static void on_idle_io(struct loop_io *w, unsigned events, void *data)
     (void)w;
     (void)events;
     struct pool_conn *pc = data;
-    char tmp[512];
-    ssize_t n = conn_recv(&pc->c, tmp, sizeof tmp);
-    if (n != CONN_AGAIN)
+    if (!conn_idle_check(&pc->c))
         idle_close(pc->pool, pc);
 }
 

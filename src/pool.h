@@ -4,9 +4,13 @@
  *
  * An origin is scheme + host + port. It counts its open connections (busy, idle and
  * still connecting), keeps its idle ones most recently used first, and holds the
- * requests waiting for it. `allowed` is how many connections it may have open: the
- * --per-host cap, halved when the origin pushes back (429, 503, a reset) and grown by
+ * requests waiting for it. `allowed` is how many requests it may have in progress: the
+ * --per-host cap (none by default), halved when the origin looks overloaded and grown by
  * one per success, so a struggling site gets fewer parallel requests, not more.
+ * Overloaded means that most of what it was recently asked was pushed back (429, 503 or
+ * a reset), counting the requests still in progress as not pushed back yet; or that it
+ * said Retry-After. One path that always fails among many that work is no overload: the
+ * origin keeps its speed.
  *
  * Idle connections are watched by the pool: a TLS connection keeps being read through
  * TLS while idle (session tickets, close_notify), anything else that arrives (EOF,
@@ -38,6 +42,8 @@ struct origin {
     size_t n_idle;
     size_t open;         /* connections open or being opened (busy + idle) */
     size_t allowed;      /* adaptive cap on busy connections: 1 .. per_host */
+    uint32_t recent;     /* the last answers, one bit each, newest lowest: 1 = pushed back */
+    unsigned n_recent;   /* answers held in recent, at most 32 */
     struct list waiting; /* requests waiting for this origin, FIFO */
     size_t n_waiting;
     struct list ready; /* in pool->ready while it has waiters and room */
@@ -84,8 +90,10 @@ void pool_update_ready(struct pool *p, struct origin *o);
 void pool_rotate(struct pool *p, struct origin *o);
 int pool_has_room(const struct pool *p, const struct origin *o);
 
-/* Takes the most recently used idle connection of o (NULL when none); the caller
- * installs its own watcher callback with conn_set_owner. */
+/* Takes the most recently used idle connection of o that is still clean (NULL when
+ * none); idle ones that spoke or closed meanwhile are closed on the way (o itself stays:
+ * the caller holds a waiting request of it). The caller installs its own watcher
+ * callback with conn_set_owner. */
 struct pool_conn *pool_checkout(struct pool *p, struct origin *o);
 /* Reserves room for a new connection of o (counted in o->open until pool_close or
  * pool_unreserve). */
@@ -113,14 +121,16 @@ void pool_ip_cancel(struct pool *p, struct pool_ip_waiter *w);
  * Returns the connection or NULL with *err set to -errno. */
 struct pool_conn *pool_conn_open(struct pool *p, struct origin *o, const struct sockaddr *sa,
                                  loop_io_fn *cb, void *data, int *err);
-/* Gives a connection back for reuse after a complete keep-alive response. */
+/* Gives a connection back for reuse after a complete keep-alive response; it is closed
+ * instead when anything is still buffered in it (conn_clean) or no idle one is kept. */
 void pool_release(struct pool *p, struct pool_conn *pc);
 /* Closes a connection; its origin keeps its room reserved when keep_reserved is set
  * (the request will open another one: a stale keep-alive replay). */
 void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved);
 
-/* Adaptive politeness: the origin pushed back, or answered well. */
-void pool_origin_backoff(struct pool *p, struct origin *o);
+/* Adaptive politeness: the origin pushed back (429, 503, a reset; retry_after: it said
+ * when to come back), or answered well. */
+void pool_origin_pushback(struct pool *p, struct origin *o, int retry_after);
 void pool_origin_success(struct pool *p, struct origin *o);
 
 void pool_get_stats(const struct pool *p, struct pool_stats *st);

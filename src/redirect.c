@@ -22,12 +22,19 @@ static int header_named(const char *line, const char *name)
     return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* Credentials meant for one host must not travel to another (curl does the same). */
-static void drop_credentials(struct req *r)
+int redirect_wanted(const struct http1 *resp)
+{
+    return redirect_status(resp->status) && resp->location != NULL && resp->location[0] != '\0';
+}
+
+/* Headers meant for one origin must not travel to another (curl does the same):
+ * credentials, and a Host the user set, which names the origin it was given for. */
+static void drop_origin_headers(struct req *r)
 {
     size_t kept = 0;
     for (size_t i = 0; i < r->headers_len; i++) {
-        if (header_named(r->headers[i], "Authorization") || header_named(r->headers[i], "Cookie"))
+        if (header_named(r->headers[i], "Authorization") || header_named(r->headers[i], "Cookie") ||
+            header_named(r->headers[i], "Host"))
             free(r->headers[i]);
         else
             r->headers[kept++] = r->headers[i];
@@ -42,22 +49,33 @@ static int becomes_get(int status, const char *method)
     return (status == 301 || status == 302) && strcmp(method, "POST") == 0;
 }
 
-salvo_err_t redirect_apply(struct req *r, int status, const char *location, char *msg,
-                           size_t msglen)
+/* The reason for an unusable Location, with any password in it masked. */
+static void unusable(char *msg, size_t msglen, const char *location)
 {
+    char *masked = NULL;
+    if (url_mask_password(location, &masked) < 0)
+        snprintf(msg, msglen, "unusable Location");
+    else
+        snprintf(msg, msglen, "unusable Location '%.150s'", masked ? masked : location);
+    free(masked);
+}
+
+salvo_err_t redirect_apply(struct req *r, const struct http1 *resp, char *msg, size_t msglen)
+{
+    int status = resp->status;
     if (r->redirects >= r->eng->cfg.max_redirs) {
         snprintf(msg, msglen, "more than %d redirects", r->eng->cfg.max_redirs);
         return SALVO_E_REDIRECT_LIMIT;
     }
-    if (location == NULL || *location == '\0') {
-        snprintf(msg, msglen, "a %d answer without a Location", status);
+    if (resp->location_conflict) {
+        snprintf(msg, msglen, "a %d answer with several different Location fields", status);
         return SALVO_E_BAD_REDIRECT;
     }
-    char *next = url_resolve(&r->url, location);
+    char *next = url_resolve(&r->url, resp->location);
     struct url u;
     char why[128];
     if (next == NULL || url_parse(next, &u, why, sizeof why) != SALVO_E_OK) {
-        snprintf(msg, msglen, "unusable Location '%.150s'", location);
+        unusable(msg, msglen, resp->location);
         free(next);
         return SALVO_E_BAD_REDIRECT;
     }
@@ -79,7 +97,7 @@ salvo_err_t redirect_apply(struct req *r, int status, const char *location, char
     /* Another origin, not just another host: an https to http redirect on one host would
      * send them in clear, and another port may be another service (curl, CVE-2022-27776). */
     if (strcmp(u.host, r->url.host) != 0 || u.port != r->url.port || u.tls != r->url.tls)
-        drop_credentials(r);
+        drop_origin_headers(r);
     url_free(&r->url);
     r->url = u;
     free(r->final_url);

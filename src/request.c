@@ -170,6 +170,23 @@ static struct req_body *share_body(struct salvo *eng, const void *data, size_t l
     return b;
 }
 
+/* What salvo_submit refuses outright: a request that could never go on the wire as the
+ * caller meant it. */
+static int check_options(const salvo_request_t *opt, char *why, size_t whylen)
+{
+    if (opt == NULL)
+        return 0;
+    if (opt->headers_len > 0 && opt->headers == NULL) {
+        snprintf(why, whylen, "headers_len is set but headers is NULL");
+        return -1;
+    }
+    if (opt->body_len > 0 && opt->body == NULL) {
+        snprintf(why, whylen, "body_len is set but body is NULL");
+        return -1;
+    }
+    return http1_check_request(opt->method, opt->headers, opt->headers_len, why, whylen);
+}
+
 static int copy_options(struct req *r, const salvo_request_t *opt)
 {
     const char *method = opt && opt->method ? opt->method : (opt && opt->body ? "POST" : "GET");
@@ -190,6 +207,7 @@ static int copy_options(struct req *r, const salvo_request_t *opt)
     if (opt && opt->body && (r->body = share_body(r->eng, opt->body, opt->body_len)) == NULL)
         return -ENOMEM;
     r->is_head = strcmp(r->method, "HEAD") == 0;
+    r->conn_close = http1_asks_close((const char *const *)r->headers, r->headers_len);
     r->idempotent = retry_method_idempotent(r->method);
     return 0;
 }
@@ -204,6 +222,7 @@ static void req_free(struct req *r)
     req_body_unref(r->body);
     free(r->method);
     free(r->url_str);
+    free(r->url_shown);
     free(r->url_msg);
     free(r->final_url);
     free(r->log);
@@ -226,8 +245,10 @@ static void check_url(struct req *r, const char *url)
 }
 
 int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_request_t *opt,
-            salvo_done_cb *cb, void *user, struct req **out)
+            salvo_done_cb *cb, void *user, struct req **out, char *why, size_t whylen)
 {
+    if (check_options(opt, why, whylen) < 0)
+        return -EINVAL;
     struct req *r = calloc(1, sizeof *r);
     if (r == NULL)
         return -ENOMEM;
@@ -243,13 +264,16 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
     r->t_submit = loop_now_us();
     r->url_str = strdup(url);
     r->url_err = SALVO_E_BAD_URL; /* until parsed: req_free must not url_free */
-    if (r->url_str == NULL || copy_options(r, opt) < 0) {
+    if (r->url_str == NULL || url_mask_password(url, &r->url_shown) < 0 ||
+        copy_options(r, opt) < 0) {
         req_free(r);
+        snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
     check_url(r, url);
     if (r->url_err == SALVO_E_OK && limiter_enqueue(eng, r, 0) < 0) {
         req_free(r);
+        snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
     list_push_back(&eng->live, &r->live);
@@ -571,6 +595,31 @@ static void sent_all(struct req *r)
     r->run->a.t_sent = loop_now_us();
 }
 
+/* Hands the connection what is left of the request: the head from x->wire, then the
+ * body straight from its one shared copy (never copied per request). Returns 0 when all
+ * of it has left, CONN_AGAIN when the socket must drain first, or -errno. */
+static int send_more(struct req *r)
+{
+    struct req_run *x = r->run;
+    struct conn *c = req_conn(r);
+    size_t body_len = r->body ? r->body->len : 0;
+    while (buf_size(&x->wire) > 0 || x->body_sent < body_len) {
+        int head = buf_size(&x->wire) > 0;
+        const char *p = head ? buf_head(&x->wire) : r->body->data + x->body_sent;
+        size_t n = head ? buf_size(&x->wire) : body_len - x->body_sent;
+        int k = conn_write(c, p, n);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            return CONN_AGAIN;
+        if (head)
+            buf_consume(&x->wire, (size_t)k);
+        else
+            x->body_sent += (size_t)k;
+    }
+    return conn_flush(c); /* TLS may still hold ciphertext */
+}
+
 static void start_send(struct req *r)
 {
     struct salvo *eng = r->eng;
@@ -586,11 +635,12 @@ static void start_send(struct req *r)
         .headers_len = r->headers_len,
         .body = r->body ? r->body->data : NULL,
         .body_len = r->body ? r->body->len : 0,
-        .keepalive = eng->cfg.keepalive,
+        .keepalive = eng->cfg.keepalive && !r->conn_close,
         .compressed = 1,
     };
     buf_reset(&x->wire);
-    int rc = http1_write_request(&x->wire, &hr);
+    x->body_sent = 0;
+    int rc = http1_write_head(&x->wire, &hr);
     if (rc == 0)
         rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
     if (rc < 0) {
@@ -598,7 +648,7 @@ static void start_send(struct req *r)
         return;
     }
     x->a.sent = 1;
-    rc = conn_send(req_conn(r), buf_head(&x->wire), buf_size(&x->wire));
+    rc = send_more(r);
     if (rc == 0)
         sent_all(r);
     else if (rc != CONN_AGAIN)
@@ -616,7 +666,7 @@ static void send_failed(struct req *r, int rc)
     if (rc == -EPIPE || rc == -ECONNRESET) {
         sent_all(r);
         do_receive(r);
-    } else if (rc == -E2BIG || rc == -EPROTO) {
+    } else if (rc == -EPROTO) {
         attempt_failed(r, SALVO_E_RESOURCE, "cannot queue the request: %s", strerror(-rc));
     } else {
         io_failed(r, -rc, "sending the request");
@@ -684,7 +734,7 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
         step_tls(r);
         break;
     case REQ_SENDING: {
-        int rc = conn_flush(req_conn(r));
+        int rc = send_more(r);
         if (rc == 0)
             sent_all(r);
         else if (rc != CONN_AGAIN) {
@@ -746,10 +796,13 @@ static void on_attempt_timer(struct loop_timer *t, void *data)
 
 /* ---- the end of an attempt --------------------------------------------------------- */
 
-/* Adds this attempt to attempts_log (--attempt-log). Allocation failure only shortens
- * the log: the request itself goes on. */
-void req_log_attempt(struct req *r, salvo_err_t err)
+/* Keeps the attempt's final status, which the record reports even when a later attempt
+ * or hop fails before any header, and adds the attempt to attempts_log (--attempt-log).
+ * Allocation failure only shortens the log: the request itself goes on. */
+void req_end_attempt(struct req *r, salvo_err_t err)
 {
+    if (r->run->a.status != 0)
+        r->last_status = r->run->a.status;
     if (!r->eng->cfg.attempt_log)
         return;
     if (r->log_len == r->log_cap) {
@@ -775,13 +828,14 @@ void req_log_attempt(struct req *r, salvo_err_t err)
     copy_str(e->ip, sizeof e->ip, a->remote_ip);
 }
 
-/* Adaptive politeness: an origin that pushes back gets fewer parallel connections. */
+/* Adaptive politeness: what the origin's answer says about its load (pool.h). */
 static void tell_origin(struct req *r, salvo_err_t err, int status)
 {
     if (r->origin == NULL)
         return;
+    int retry_after = err == SALVO_E_OK && r->run->http.retry_after != NULL;
     if (err == SALVO_E_RESET || status == 429 || status == 503)
-        pool_origin_backoff(r->eng->pool, r->origin);
+        pool_origin_pushback(r->eng->pool, r->origin, retry_after);
     else if (err == SALVO_E_OK && status < 400)
         pool_origin_success(r->eng->pool, r->origin);
 }
@@ -850,12 +904,17 @@ static void on_backoff_timer(struct loop_timer *t, void *data)
 
 /* A keep-alive connection the server closed while it sat in the pool fails before the
  * first response byte. That says nothing about the site: replay once on a fresh
- * connection, in the same attempt (CONTRACT.md: it does not count as one). */
+ * connection, in the same attempt (it does not count as one). The server may have acted
+ * on the request before closing, though, so the retry rule for methods that are not
+ * idempotent holds here too: such a request that was sent is not replayed unless the
+ * user allows it (--retry-non-idempotent). */
 static int replay_stale(struct req *r, salvo_err_t err)
 {
     struct req_run *x = r->run;
     if (!x->a.reused || x->replayed || x->http.got_bytes ||
         (err != SALVO_E_RESET && err != SALVO_E_EMPTY_REPLY))
+        return 0;
+    if (x->a.sent && !r->idempotent && !r->eng->cfg.retry_non_idempotent)
         return 0;
     x->replayed = 1;
     pool_close(r->eng->pool, x->pc, 1); /* the origin's room stays with this request */
@@ -878,7 +937,7 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
     va_end(ap);
     x->a.err = err;
     tell_origin(r, err, x->a.status);
-    req_log_attempt(r, err);
+    req_end_attempt(r, err);
     attempt_cleanup(r, 0);
 
     uint64_t sleep_ms;
@@ -888,10 +947,10 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
         req_finish(r, err, x->a.msg);
 }
 
-static void follow_redirect(struct req *r, int status)
+static void follow_redirect(struct req *r)
 {
     char msg[REQ_MSG_LEN];
-    salvo_err_t err = redirect_apply(r, status, r->run->http.location, msg, sizeof msg);
+    salvo_err_t err = redirect_apply(r, &r->run->http, msg, sizeof msg);
     if (err != SALVO_E_OK) {
         req_finish(r, err, msg);
         return;
@@ -914,16 +973,17 @@ static void attempt_succeeded(struct req *r)
     int status = x->a.status;
     uint64_t sleep_ms;
     tell_origin(r, SALVO_E_OK, status);
-    req_log_attempt(r, SALVO_E_OK);
+    req_end_attempt(r, SALVO_E_OK);
     /* Back to the pool only after a whole response that allows keep-alive and left no
      * stray bytes (http1 clears keep_alive for those) on a socket still open, with all
      * of the request sent: a server may answer before reading the whole body, and the
      * rest of it must never run into the next request on the connection. */
-    int keep =
-        c->keepalive && x->http.keep_alive && !req_conn(r)->eof && conn_pending(req_conn(r)) == 0;
+    size_t body_len = r->body ? r->body->len : 0;
+    int keep = c->keepalive && !r->conn_close && x->http.keep_alive && x->body_sent == body_len &&
+               buf_size(&x->wire) == 0;
     attempt_cleanup(r, keep);
-    if (c->follow_redirects && redirect_status(status))
-        follow_redirect(r, status);
+    if (c->follow_redirects && redirect_wanted(&x->http))
+        follow_redirect(r);
     else if (req_retry_decision(r, SALVO_E_OK, status, &sleep_ms))
         sleep_then_retry(r, sleep_ms);
     else

@@ -132,7 +132,7 @@ salvo_attempt_t *result_fill(const struct req *r, salvo_result_t *res, salvo_err
     uint64_t now = loop_now_us();
     memset(res, 0, sizeof *res);
     res->index = r->index;
-    res->url = r->url_str;
+    res->url = r->url_shown ? r->url_shown : r->url_str;
     res->error = err;
     res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
     res->attempts = r->attempts;
@@ -142,9 +142,11 @@ salvo_attempt_t *result_fill(const struct req *r, salvo_result_t *res, salvo_err
     res->reused = res->tls_resumed = -1;
     if (r->run != NULL)
         fill_run_facts(r->run, res);
+    if (res->status == 0)
+        res->status = r->last_status; /* an earlier attempt's or hop's, kept */
     res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
     if (r->eng->cfg.follow_redirects && r->url_err == SALVO_E_OK)
-        res->final_url = r->final_url ? r->final_url : r->url_str;
+        res->final_url = r->final_url ? r->final_url : res->url;
     res->redirects = r->redirects;
     return fill_log(r, res);
 }

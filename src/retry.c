@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,11 +61,15 @@ int retry_after_parse(const char *value, time_t now, double *secs)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(value, &end, 10);
+        int too_big = errno == ERANGE;
         while (isspace((unsigned char)*end))
             end++;
-        if (errno || *end != '\0')
+        if (*end != '\0')
             return -1;
-        *secs = (double)v;
+        /* A number too large to hold is still a number of seconds, a very long one: it
+         * saturates (and so ends the retries), it is not "unparsable" (which would fall
+         * back to the backoff and retry). */
+        *secs = too_big ? HUGE_VAL : (double)v;
         return 0;
     }
     time_t when;

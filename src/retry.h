@@ -22,8 +22,8 @@ int retry_method_idempotent(const char *method);
 uint64_t retry_backoff_ms(double base_s, double cap_s, int attempt, uint64_t rnd);
 
 /* Parses a Retry-After value: delay-seconds or an HTTP-date (RFC 9110, 10.2.3), relative
- * to `now`. Returns 0 with *secs set (a date in the past gives 0), or -1 when the value
- * is neither. */
+ * to `now`. Returns 0 with *secs set (a date in the past gives 0, a number too large to
+ * represent HUGE_VAL), or -1 when the value is neither. */
 int retry_after_parse(const char *value, time_t now, double *secs);
 
 #endif

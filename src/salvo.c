@@ -27,7 +27,6 @@ SALVO_API void salvo_config_init(salvo_config_t *c)
     c->retry_backoff_max = 30;
     c->retry_max_time = 120;
     c->max_filesize = 64ull << 20;
-    c->per_host = 6;
     c->keepalive = 1;
     c->idle_timeout = 30;
     c->max_idle = 256;
@@ -249,6 +248,13 @@ SALVO_API int salvo_new(salvo_t **out, const salvo_config_t *cfg, char *err, siz
         eng->rng = 0x9E3779B97F4A7C15ULL ^ loop_now_us();
     if (open_subsystems(eng, fd_budget, err, errlen) < 0)
         goto fail;
+    /* A CA file is read now, so that one that cannot be used stops the run before any
+     * request is sent; the system store stays lazy (it is read on the first https
+     * request, if any). */
+    if (eng->cacert != NULL && engine_tls(eng) == NULL) {
+        snprintf(err, errlen, "--cacert %s: %s", eng->cacert, eng->tls_err);
+        goto fail;
+    }
     *out = eng;
     return 0;
 fail:
@@ -256,16 +262,45 @@ fail:
     return -1;
 }
 
+SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, size_t errlen)
+{
+    char why[256];
+    if (request == NULL)
+        return 0;
+    if ((request->headers_len > 0 && request->headers == NULL) ||
+        (request->body_len > 0 && request->body == NULL)) {
+        snprintf(err, errlen, "a length is set but its pointer is NULL");
+        return -1;
+    }
+    if (http1_check_request(request->method, request->headers, request->headers_len, why,
+                            sizeof why) < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
 SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,
                            const salvo_request_t *request, salvo_done_cb *cb, void *user)
 {
-    if (eng == NULL || url == NULL || cb == NULL || eng->cancel_requested)
+    if (eng == NULL)
         return -1;
+    if (url == NULL || cb == NULL || eng->cancel_requested) {
+        snprintf(eng->last_error, sizeof eng->last_error, "%s",
+                 eng->cancel_requested ? "the engine was cancelled" : "no URL or no callback");
+        return -1;
+    }
     struct req *r;
-    if (req_new(eng, url, index, request, cb, user, &r) < 0)
+    if (req_new(eng, url, index, request, cb, user, &r, eng->last_error, sizeof eng->last_error) <
+        0)
         return -1;
     eng->stats.submitted++;
     return 0;
+}
+
+SALVO_API const char *salvo_last_error(const salvo_t *eng)
+{
+    return eng->last_error;
 }
 
 SALVO_API int salvo_run(salvo_t *eng)

@@ -763,6 +763,13 @@ long tls_write(struct tls *t, const void *plain, size_t len, struct buf *out)
     return (long)done;
 }
 
+size_t tls_buffered(const struct tls *t)
+{
+    /* Memory BIOs only: a socket BIO (the blocking baseline) is never pooled. */
+    size_t ciphertext = BIO_method_type(t->rbio) == BIO_TYPE_MEM ? BIO_ctrl_pending(t->rbio) : 0;
+    return (size_t)SSL_pending(t->ssl) + ciphertext;
+}
+
 salvo_err_t tls_error(const struct tls *t, const char **reason)
 {
     if (reason != NULL)

@@ -87,6 +87,12 @@ long tls_read(struct tls *t, void *dst, size_t cap, struct buf *out);
  * call again with the same bytes. len 0 returns 0. */
 long tls_write(struct tls *t, const void *plain, size_t len, struct buf *out);
 
+/* Bytes received and not yet read out: decrypted plaintext SSL_read has not returned,
+ * plus ciphertext waiting in the read BIO. A response that arrived in one TLS record
+ * and stray bytes in the next leave the socket empty but this non-zero: a connection
+ * may go back to the pool only when it is 0. */
+size_t tls_buffered(const struct tls *t);
+
 /* The class (SALVO_E_TLS_VERIFY or SALVO_E_TLS_HANDSHAKE) and a one-line reason of the
  * last TLS_ERROR. */
 salvo_err_t tls_error(const struct tls *t, const char **reason);

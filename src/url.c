@@ -13,6 +13,7 @@
 #include "url.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,13 @@ static unsigned char to_lower(unsigned char c)
 static int needs_escape(unsigned char c)
 {
     return c <= 0x20 || c == 0x7f;
+}
+
+/* A byte a request target never carries raw: those above, and bytes >= 0x80 (UTF-8 in a
+ * pasted URL or a Location), which RFC 3986 allows only percent-encoded. */
+static int target_escape(unsigned char c)
+{
+    return needs_escape(c) || c >= 0x80;
 }
 
 /*
@@ -253,7 +261,8 @@ static salvo_err_t parse_authority(const char *p, const char *end, struct url *u
 }
 
 /* Builds the request target from the path and query [p, end), percent-encoding the
- * bytes that could split a request line; "/" is prepended when the path is empty. */
+ * bytes that could split a request line and those that are not ASCII; "/" is prepended
+ * when the path is empty. */
 static char *make_target(const char *p, const char *end)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -262,7 +271,7 @@ static char *make_target(const char *p, const char *end)
     char *t;
 
     for (q = p; q < end; q++)
-        n += needs_escape((unsigned char)*q) ? 3 : 1;
+        n += target_escape((unsigned char)*q) ? 3 : 1;
     t = malloc(n + 1);
     if (t == NULL)
         return NULL;
@@ -270,7 +279,7 @@ static char *make_target(const char *p, const char *end)
         t[i++] = '/';
     for (q = p; q < end; q++) {
         unsigned char c = (unsigned char)*q;
-        if (needs_escape(c)) {
+        if (target_escape(c)) {
             t[i++] = '%';
             t[i++] = hex[c >> 4];
             t[i++] = hex[c & 15];
@@ -514,4 +523,27 @@ char *url_resolve(const struct url *base, const char *ref)
     free(abs);
     free(r);
     return out;
+}
+
+int url_mask_password(const char *s, char **out)
+{
+    const char *auth, *end, *at, *colon;
+
+    *out = NULL;
+    auth = strstr(s, "://");
+    if (auth == NULL)
+        return 0;
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    at = memrchr(auth, '@', (size_t)(end - auth));
+    if (at == NULL)
+        return 0;
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon == NULL)
+        return 0; /* a user name alone is no secret */
+    if (asprintf(out, "%.*s***%s", (int)(colon + 1 - s), s, at) < 0) {
+        *out = NULL;
+        return -ENOMEM;
+    }
+    return 0;
 }

@@ -5,8 +5,8 @@
  * for the request, never sent), a host name, an IPv4 literal or a bracketed IPv6
  * literal, an optional port, then the path and query. The fragment is dropped. The
  * host is lower-cased and loses one trailing dot for lookups, SNI and pooling; the
- * request target keeps the path and query bytes as given, with spaces and control
- * bytes percent-encoded so that a request line can never be split.
+ * request target keeps the path and query bytes as given, with spaces, control bytes
+ * and bytes >= 0x80 percent-encoded so that a request line can never be split.
  */
 #ifndef SALVO_URL_H
 #define SALVO_URL_H
@@ -37,6 +37,10 @@ char *url_resolve(const struct url *base, const char *ref);
 
 /* Formats u back as an absolute URL (malloc'd), or NULL on OOM. */
 char *url_format(const struct url *u);
+
+/* A password in s's userinfo ("user:pass@") replaced by "***", for records and messages:
+ * 0 with *out malloc'd, 0 with *out NULL when s holds no password, or -ENOMEM. */
+int url_mask_password(const char *s, char **out);
 
 void url_free(struct url *u);
 

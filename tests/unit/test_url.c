@@ -55,8 +55,8 @@ static const struct parse_case good[] = {
      SALVO_E_OK, "h", 0, 80, 0, "/a%20b%09c%7Fd?e%20f", "h", "http://h/a%20b%09c%7Fd?e%20f"},
     {"http://h/\r\nX-Injected: 1", SALVO_E_OK, "h", 0, 80, 0, "/%0D%0AX-Injected:%201", "h",
      "http://h/%0D%0AX-Injected:%201"},
-    {"http://h/caf\xc3\xa9", SALVO_E_OK, "h", 0, 80, 0, "/caf\xc3\xa9", "h",
-     "http://h/caf\xc3\xa9"},
+    /* Bytes >= 0x80 are percent-encoded in the target (RFC 3986 allows them no other way). */
+    {"http://h/caf\xc3\xa9", SALVO_E_OK, "h", 0, 80, 0, "/caf%C3%A9", "h", "http://h/caf%C3%A9"},
     {"http://my_host-1.example/", SALVO_E_OK, "my_host-1.example", 0, 80, 0, "/",
      "my_host-1.example", "http://my_host-1.example/"},
     {"http://256.1.1.1/", SALVO_E_OK, "256.1.1.1", 0, 80, 0, "/", "256.1.1.1", "http://256.1.1.1/"},
