@@ -80,6 +80,47 @@ r=$("$SALVO" --retry 2 --retry-max-time 0.5 "$U/retry-after/r4/1/1")
 check_eq "Retry-After past --retry-max-time ends the retries too" "1 503" \
     "$(jq -r '"\(.attempts) \(.status)"' <<<"$r")"
 
+# A request that rides a pooled connection which the server then resets: salvo replays it
+# silently on a new connection (no attempt counted), but only when replaying is safe. A
+# POST that was sent may have been acted on: never sent twice without
+# --retry-non-idempotent. The server's own request count says how often it arrived.
+requests() { curl -s "$U/__stats" | jq .requests; } # counts itself: subtract 1
+before=$(requests)
+"$SALVO" -c 1 --retry 0 -X POST -d x "$U/" "$U/flaky-reset/post1/1" >"$T_DIR/o"
+lost='.error // "null" | sub("^empty_reply$"; "reset")' # either says the answer was lost
+check_eq "a POST on a pooled connection reset by the server is not replayed" "1 reset" \
+    "$(jq -r "select(.index == 1) | \"\\(.attempts) \\($lost)\"" "$T_DIR/o")"
+check_eq "... the server saw two requests, not three" 2 $(($(requests) - before - 1))
+check_eq "... and the POST was the one on the pooled connection" true \
+    "$(jq -r 'select(.index == 1) | .reused' "$T_DIR/o")"
+"$SALVO" -c 1 --retry 0 --retry-non-idempotent -X POST -d x "$U/" "$U/flaky-reset/post2/1" \
+    >"$T_DIR/o"
+check_eq "with --retry-non-idempotent the POST is replayed" "1 200 null" \
+    "$(jq -r 'select(.index == 1) | "\(.attempts) \(.status) \(.error)"' "$T_DIR/o")"
+before=$(requests)
+"$SALVO" -c 1 --retry 0 "$U/" "$U/flaky-reset/get1/1" >"$T_DIR/o"
+check_eq "a GET in the same place is replayed silently: one attempt, 200" "1 200 null" \
+    "$(jq -r 'select(.index == 1) | "\(.attempts) \(.status) \(.error)"' "$T_DIR/o")"
+check_eq "... the server saw the GET twice" 3 $(($(requests) - before - 1))
+
+# A Retry-After too large for any number type still ends the retries at once (it is longer
+# than --retry-backoff-max), rather than wrapping around to a short wait or to the backoff.
+start=$(now)
+r=$("$SALVO" --retry 3 --retry-backoff 5 "$U/retry-after/huge/5/12345678901234567890123456")
+el=$(since "$start")
+check_eq "Retry-After with 26 digits: that 503 is final, one attempt" "503 null 1" \
+    "$(jq -r '"\(.status) \(.error) \(.attempts)"' <<<"$r")"
+check_le "... at once, not after a backoff of 5 s ($el s)" "$el" 4
+
+# status is the last final answer whose headers arrived, in any attempt: a 503, then an
+# attempt reset before any answer, keeps the 503 and reports the reset.
+r=$("$SALVO" --retry 1 --retry-backoff 0 "$U/seq/keep503/503,reset")
+check_eq "503 then a reset: status 503, error reset, 2 attempts" "503 reset 2 false" \
+    "$(jq -r '"\(.status) \(.error) \(.attempts) \(.ok)"' <<<"$r")"
+r=$("$SALVO" --retry 2 --retry-backoff 0 "$U/seq/keep503b/503,close")
+check_eq "503 then a close before any answer, twice: status 503, error empty_reply, 3 attempts" \
+    "503 empty_reply 3" "$(jq -r '"\(.status) \(.error) \(.attempts)"' <<<"$r")"
+
 # --attempt-log: retries never hide a failure.
 r=$("$SALVO" --retry 2 --retry-backoff 0.01 --attempt-log "$U/flaky-reset/al/1")
 check_eq "--attempt-log shows the failed attempt and the good one" "reset null" \
