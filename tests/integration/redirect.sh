@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Redirects with -L: method and body rules, relative and absolute Location, credentials
-# dropped for another host, the limit, and bad Locations.
+# and a -H Host dropped for another origin, the limit, missing, repeated, raw-byte and bad
+# Locations.
 . "$(dirname "$0")/../lib.sh"
 start_testd redir || exit 1
 U="http://127.0.0.1:$TESTD_PORT"
@@ -58,6 +59,21 @@ check_eq "... and so does a redirect to another port of the same host" \
     "$(sha 'GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\nX-Keep: yes\r\n\r\n' "$O" "$ver")" \
     "$(jq -r .sha256 <<<"$r")"
 
+# A Host given with -H belongs to the origin it was given for: a hop to another origin
+# (another port, another name) sends that origin's own Host; a hop within the origin
+# keeps it. /header/Host answers with every Host the request carried, one per line.
+host_sha() { printf '%s\n' "$1" | sha256sum | cut -d' ' -f1; }
+custom=(-L --hash -H 'Host: custom.test')
+r=$("$SALVO" "${custom[@]}" "$U/redirect/302?to=$(enc "http://127.0.0.1:$O/header/Host")")
+check_eq "-H Host, redirect to another port: the new origin's own Host, once" \
+    "200 $(host_sha "127.0.0.1:$O")" "$(jq -r '"\(.status) \(.sha256)"' <<<"$r")"
+r=$("$SALVO" "${custom[@]}" "$U/redirect/302?to=$(enc "http://localhost:$P/header/Host")")
+check_eq "-H Host, redirect to another name on the same port: that name's Host" \
+    "200 $(host_sha "localhost:$P")" "$(jq -r '"\(.status) \(.sha256)"' <<<"$r")"
+r=$("$SALVO" "${custom[@]}" "$U/redirect/302?to=$(enc /header/Host)")
+check_eq "-H Host, redirect within the origin: the Host given is kept" \
+    "200 $(host_sha custom.test)" "$(jq -r '"\(.status) \(.sha256)"' <<<"$r")"
+
 # A failed hop reports its own facts, not the previous hop's body.
 refused=$(free_port)
 r=$("$SALVO" -L --hash --retry 0 "$U/redirect/302?to=$(enc "http://127.0.0.1:$refused/x")")
@@ -70,8 +86,22 @@ r=$("$SALVO" -L --max-redirs 1 "$loop")
 check_eq "more than --max-redirs is redirect_limit" "redirect_limit 302 1" \
     "$(jq -r '"\(.error) \(.status) \(.redirects)"' <<<"$r")"
 r=$("$SALVO" -L "$U/redirect/302")
-check_eq "a missing Location is bad_redirect" "bad_redirect 302" \
-    "$(jq -r '"\(.error) \(.status)"' <<<"$r")"
+check_eq "a 3xx without Location is a final response, not an error" "null 302 0 true" \
+    "$(jq -r '"\(.error) \(.status) \(.redirects) \(.ok)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302?to=$(enc /size/10)&to=$(enc /size/20)")
+check_eq "two different Locations are bad_redirect" "bad_redirect 302 0" \
+    "$(jq -r '"\(.error) \(.status) \(.redirects)"' <<<"$r")"
+r=$("$SALVO" -L "$U/redirect/302?to=$(enc /size/10)&to=$(enc /size/10)")
+check_eq "two identical Locations are one: followed" "null 200 10 1 $U/size/10" \
+    "$(jq -r '"\(.error) \(.status) \(.bytes) \(.redirects) \(.final_url)"' <<<"$r")"
+# A Location with raw bytes over 0x7f (UTF-8 "café", as some servers send it) is followed
+# with those bytes percent-encoded, in final_url and on the wire (/echo shows the target).
+r=$("$SALVO" -L --hash "$U/redirect/302?to=$(enc $'/echo?caf\xc3\xa9')")
+check_eq "a Location with raw UTF-8 is followed, percent-encoded" "null 200 $U/echo?caf%C3%A9" \
+    "$(jq -r '"\(.error) \(.status) \(.final_url)"' <<<"$r")"
+check_eq "... and the server saw the encoded target" \
+    "$(sha 'GET /echo?caf%%C3%%A9 HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUser-Agent: salvo/%s\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n' "$P" "$ver")" \
+    "$(jq -r .sha256 <<<"$r")"
 r=$("$SALVO" -L "$U/redirect/302?to=$(enc 'ftp://example.test/x')")
 check_eq "a non-http(s) Location is bad_redirect" "bad_redirect" "$(jq -r .error <<<"$r")"
 r=$("$SALVO" -L "$U/redirect/302?to=$(enc 'http://[bad')")
