@@ -188,6 +188,61 @@ static void test_submit_after_cancel_fails(void **state)
     salvo_free(e);
 }
 
+/* A request that could never go on the wire as meant is refused by salvo_submit, which
+ * then never calls back and says why; nothing is sent, no connection is opened. */
+static void test_submit_refuses_bad_requests(void **state)
+{
+    (void)state;
+    static const char *const bad_headers[] = {"X Y: z",
+                                              " Foo: bar",
+                                              "Foo",
+                                              "Content-Length: 5",
+                                              "Transfer-Encoding: chunked",
+                                              "Connection: upgrade"};
+    struct seen s = {0};
+    salvo_t *e = s.engine = new_engine(2);
+    char err[256];
+    assert_string_equal(salvo_last_error(e), "");
+    for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++) {
+        salvo_request_t rq = {.headers = &bad_headers[i], .headers_len = 1};
+        err[0] = '\0';
+        assert_int_equal(salvo_request_check(&rq, err, sizeof err), -1);
+        assert_true(strlen(err) > 0);
+        assert_int_equal(salvo_submit(e, url("/echo"), i, &rq, on_done, &s), -1);
+        assert_true(strlen(salvo_last_error(e)) > 0);
+    }
+    salvo_request_t bad_method = {.method = "GE T"};
+    assert_int_equal(salvo_submit(e, url("/"), 10, &bad_method, on_done, &s), -1);
+    assert_non_null(strstr(salvo_last_error(e), "GE T"));
+    /* The good ones around them still run. */
+    static const char *const good[] = {"Connection: close", "X-Ok: 1"};
+    salvo_request_t ok = {.headers = good, .headers_len = 2};
+    assert_int_equal(salvo_request_check(&ok, err, sizeof err), 0);
+    assert_int_equal(salvo_submit(e, url("/"), 11, &ok, on_done, &s), 0);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(s.done_cb_called, 1);
+    assert_int_equal(s.status[11], 200);
+    salvo_stats_t st;
+    salvo_stats(e, &st);
+    assert_int_equal(st.submitted, 1);
+    assert_int_equal(st.connections_opened, 1);
+    salvo_free(e);
+}
+
+/* A --cacert that cannot be used stops salvo_new, before any request exists. */
+static void test_unusable_cacert_refused(void **state)
+{
+    (void)state;
+    salvo_config_t cfg;
+    salvo_config_init(&cfg);
+    char err[256] = "";
+    salvo_t *e = (salvo_t *)1;
+    cfg.cacert = "/nonexistent/ca.pem";
+    assert_int_equal(salvo_new(&e, &cfg, err, sizeof err, NULL, 0), -1);
+    assert_null(e);
+    assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+}
+
 /* The feed streams input through a bounded window. */
 struct feed_state {
     int next, total;
@@ -295,6 +350,8 @@ int main(void)
         cmocka_unit_test(test_free_cancels_unrun_requests),
         cmocka_unit_test(test_submit_from_callback),
         cmocka_unit_test(test_submit_after_cancel_fails),
+        cmocka_unit_test(test_submit_refuses_bad_requests),
+        cmocka_unit_test(test_unusable_cacert_refused),
         cmocka_unit_test(test_feed_window),
         cmocka_unit_test(test_bad_config_refused),
         cmocka_unit_test(test_run_after_cancel_returns),

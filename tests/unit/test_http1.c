@@ -41,7 +41,8 @@ struct fixture {
     char *location;  /* NULL: not checked; "-": must be absent */
     char *retry_after;
     char *content_encoding;
-    char *message; /* NULL: not checked */
+    char *message;         /* NULL: not checked */
+    int location_conflict; /* -1: not checked */
 };
 
 /* What one run produced. */
@@ -54,6 +55,7 @@ struct outcome {
     size_t used;
     char sha256[65];
     char *location, *retry_after, *content_encoding;
+    int location_conflict;
 };
 
 static const char *fixture_dir(char *path, size_t n)
@@ -110,6 +112,8 @@ static int fixture_key(struct fixture *fx, const char *key, const char *val)
         fx->content_encoding = strdup(val);
     else if (strcmp(key, "message") == 0)
         fx->message = strdup(val);
+    else if (strcmp(key, "location-conflict") == 0)
+        fx->location_conflict = atoi(val);
     else
         return -1;
     return 0;
@@ -157,6 +161,7 @@ static struct fixture *fixture_load(const char *dir, const char *file)
     snprintf(fx->name, sizeof(fx->name), "fixture %.*s", (int)(strlen(file) - 5), file);
     fx->body_bytes = -1;
     fx->extra = -1;
+    fx->location_conflict = -1;
     fx->max_body = 1 << 20;
     text = read_all(path, &len);
     if (text == NULL || fixture_parse(fx, text, len) < 0) {
@@ -218,6 +223,7 @@ static void run_pieces(const struct fixture *fx, const size_t *cuts, size_t ncut
     if (o->rc == HTTP1_DONE)
         http1_sha256_hex(&h, o->sha256);
     o->location = dup_or_null(h.location);
+    o->location_conflict = h.location_conflict;
     o->retry_after = dup_or_null(h.retry_after);
     o->content_encoding = dup_or_null(h.content_encoding);
     http1_end(&h);
@@ -267,6 +273,8 @@ static void check_outcome(const struct fixture *fx, const char *mode, const stru
     if (fx->sha256[0] != '\0' && strcmp(fx->sha256, o->sha256) != 0)
         fail_msg("%s (%s): sha256 %s, want %s", fx->name, mode, o->sha256, fx->sha256);
     check_value(fx->name, mode, "location", fx->location, o->location);
+    if (fx->location_conflict >= 0)
+        EXPECT_EQ("location conflict", fx->location_conflict, o->location_conflict);
     check_value(fx->name, mode, "retry-after", fx->retry_after, o->retry_after);
     check_value(fx->name, mode, "content-encoding", fx->content_encoding, o->content_encoding);
 }
@@ -411,6 +419,92 @@ static void test_headers_cap_spans_interim(void **state)
     buf_free(&b);
 }
 
+/* A flood of interim responses with empty reasons (17 bytes each) reaches the cap: each
+ * head counts in whole, not only its (empty) spans. */
+static void test_interim_flood(void **state)
+{
+    static const char interim[] = "HTTP/1.1 100 \r\n\r\n";
+    struct buf b;
+    struct http1 h;
+    size_t i;
+
+    (void)state;
+    buf_init(&b, 4 << 20);
+    for (i = 0; i < 100000; i++)
+        assert_int_equal(buf_append_str(&b, interim), 0);
+    assert_int_equal(buf_append_str(&b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
+    http1_init(&h);
+    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 65536), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_TOO_LARGE);
+    assert_int_equal(h.status, 0);
+    http1_end(&h);
+    buf_free(&b);
+}
+
+/* So does a flood of nearly empty header lines ("X:" and its line end). */
+static void test_empty_header_lines_flood(void **state)
+{
+    struct buf b;
+    struct http1 h;
+    size_t i;
+
+    (void)state;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(buf_append_str(&b, "HTTP/1.1 200 OK\r\n"), 0);
+    for (i = 0; i < 20000; i++)
+        assert_int_equal(buf_append_str(&b, "X:\r\n"), 0);
+    assert_int_equal(buf_append_str(&b, "Content-Length: 0\r\n\r\n"), 0);
+    http1_init(&h);
+    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 4096), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_TOO_LARGE);
+    http1_end(&h);
+    buf_free(&b);
+}
+
+/* What a caller may and may not put on a request. */
+static void test_check_request(void **state)
+{
+    static const struct {
+        const char *method, *header;
+        int ok;
+    } cases[] = {
+        {"GET", "X-Ok: 1", 1},
+        {"PROPFIND", "X-Empty:", 1},
+        {"GET", "Connection: close", 1},
+        {"GET", "connection:  Keep-Alive ", 1},
+        {"GET", "X-Tab: a\tb", 1},
+        {"GE T", NULL, 0},
+        {"", NULL, 0},
+        {"GET\r\n", NULL, 0},
+        {"GET", "X Y: z", 0},
+        {"GET", " Foo: bar", 0},
+        {"GET", "Foo", 0},
+        {"GET", ": empty name", 0},
+        {"GET", "X: a\rb", 0},
+        {"GET", "X: a\x01", 0},
+        {"GET", "Content-Length: 100", 0},
+        {"GET", "transfer-encoding: chunked", 0},
+        {"GET", "Connection: upgrade", 0},
+        {"GET", "Connection: close, upgrade", 0},
+    };
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *h = cases[i].header;
+        err[0] = '\0';
+        int rc = http1_check_request(cases[i].method, h ? &h : NULL, h ? 1 : 0, err, sizeof err);
+        if (rc != (cases[i].ok ? 0 : -1))
+            fail_msg("'%s' / '%s': rc %d", cases[i].method, h ? h : "", rc);
+        if (!cases[i].ok && err[0] == '\0')
+            fail_msg("'%s' / '%s': refused without a reason", cases[i].method, h ? h : "");
+    }
+    assert_int_equal(http1_check_request(NULL, NULL, 0, err, sizeof err), 0);
+}
+
 /* Messages carry the llhttp error name and reason, and the body cap its number. */
 static void test_error_messages(void **state)
 {
@@ -515,6 +609,24 @@ static void test_write_head_close(void **state)
     (void)state;
     expect_request(&req, "HEAD / HTTP/1.1\r\nHost: [::1]\r\nUser-Agent: ua\r\nAccept: */*\r\n"
                          "X-Trace: 1\r\nIf-None-Match: \"x\"\r\nConnection: close\r\n\r\n");
+}
+
+/* A user's Connection header replaces salvo's: one Connection line on the wire. */
+static void test_write_user_connection(void **state)
+{
+    struct url u = test_url("example.test", "/");
+    const char *hdrs[] = {"Connection: close"};
+    struct http1_request req = {.method = "GET",
+                                .url = &u,
+                                .user_agent = "ua",
+                                .headers = hdrs,
+                                .headers_len = 1,
+                                .keepalive = 0};
+
+    (void)state;
+    expect_request(&req, "GET / HTTP/1.1\r\nHost: example.test\r\nUser-Agent: ua\r\n"
+                         "Accept: */*\r\nConnection: close\r\n\r\n");
+    assert_int_equal(http1_asks_close(hdrs, 1), 1);
 }
 
 static void test_write_post(void **state)
@@ -671,6 +783,10 @@ int main(void)
         cmocka_unit_test(test_headers_over_cap),
         cmocka_unit_test(test_headers_cap_spans_interim),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_interim_flood),
+        cmocka_unit_test(test_empty_header_lines_flood),
+        cmocka_unit_test(test_check_request),
+        cmocka_unit_test(test_write_user_connection),
         cmocka_unit_test(test_begin_again),
         cmocka_unit_test(test_write_get),
         cmocka_unit_test(test_write_head_close),

@@ -298,12 +298,40 @@ static void test_resolve_keeps_origin(void **state)
     url_free(&base);
 }
 
+/* A password never reaches a record: "user:pass@" becomes "user:***@"; everything else is
+ * left as given. */
+static void test_mask_password(void **state)
+{
+    static const char *const cases[][2] = {
+        {"http://user:secret@h/p?q", "http://user:***@h/p?q"},
+        {"https://u:p@ss@h:8443/", "https://u:***@h:8443/"},
+        {"http://user:@h/", "http://user:***@h/"},
+        {"http://user@h/", NULL},
+        {"http://h/a:b@c", NULL},
+        {"http://h/", NULL},
+        {"not a url", NULL},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *out = (char *)1;
+        assert_int_equal(url_mask_password(cases[i][0], &out), 0);
+        if (cases[i][1] == NULL)
+            assert_null(out);
+        else
+            assert_string_equal(out, cases[i][1]);
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),      cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_parse_null_err),  cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_resolve_rfc3986), cmocka_unit_test(test_resolve_keeps_origin),
+        cmocka_unit_test(test_mask_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
