@@ -65,6 +65,7 @@ struct loop {
     struct loop_defer *defer_running;           /* entries of the current run, not yet run */
     struct loop_io *closing;                    /* closed watchers waiting to be freed */
     int stop;                                   /* loop_stop() was called */
+    int saw_all_ready;                          /* the last wait reported every ready fd */
     double lag_threshold_ms;                    /* > 0: report callbacks longer than this */
     double max_lag_ms;                          /* longest callback seen */
     struct epoll_event events[LOOP_MAX_EVENTS]; /* one batch */
@@ -95,6 +96,11 @@ void loop_update_time(struct loop *l)
 void loop_set_lag_threshold(struct loop *l, double ms)
 {
     l->lag_threshold_ms = ms;
+}
+
+int loop_saw_all_ready(const struct loop *l)
+{
+    return l->saw_all_ready;
 }
 
 double loop_max_lag_ms(const struct loop *l)
@@ -504,6 +510,7 @@ static int iterate(struct loop *l)
     /* The wait may have lasted long: timers armed by the io callbacks must count from the
      * time the events arrived, not from before the wait. */
     loop_update_time(l);
+    l->saw_all_ready = n < LOOP_MAX_EVENTS;
     dispatch(l, n);
     run_defers(l);
 out:

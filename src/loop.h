@@ -109,4 +109,9 @@ void loop_defer_cancel(struct loop *l, struct loop_defer *d);
 void loop_set_lag_threshold(struct loop *l, double ms);
 double loop_max_lag_ms(const struct loop *l);
 
+/* 1 when the last epoll_wait returned fewer events than a batch holds, so that every fd
+ * ready at that moment was dispatched in this pass; 0 when the batch was full (more
+ * ready fds wait for the next pass) or before the first wait. */
+int loop_saw_all_ready(const struct loop *l);
+
 #endif

@@ -377,9 +377,13 @@ struct pool_conn *pool_checkout(struct pool *p, struct origin *o)
 {
     while (o->n_idle > 0) {
         struct pool_conn *pc = list_entry(o->idle.next, struct pool_conn, idle_link);
-        /* The idle watcher may not have run yet: with many sockets ready in one loop
-         * pass, bytes or an EOF that arrived on this one may still wait for dispatch. */
-        if (!conn_idle_check(&pc->c)) {
+        /* Nothing may be buffered in it (conn_clean). And the idle watcher may not have
+         * run yet: when the last wait had more ready sockets than one batch holds, bytes
+         * or an EOF on this one may still wait for dispatch, so the socket itself is
+         * asked. Otherwise that costs a syscall per request and tells nothing the
+         * watcher did not. */
+        int dispatched = loop_saw_all_ready(p->loop);
+        if (!conn_clean(&pc->c) || (!dispatched && !conn_idle_check(&pc->c))) {
             idle_close(p, pc);
             continue;
         }
