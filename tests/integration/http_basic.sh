@@ -28,6 +28,20 @@ check_eq "100 Continue then the final 200" "200 6" \
 check_eq "bytes counted for a chunked body" 50000 \
     "$(jq -r "select(.url == \"$U/chunked/50000\") | .bytes" "$out")"
 
+# A 1xx ends at its empty line, whatever its headers say: a 103 announcing a
+# Content-Length has no body, and the 200 after it is read whole.
+r=$("$SALVO" --retry 0 -m 5 --hash "$U/hints-length")
+check_eq "103 with Content-Length: 5, then 200: the 200 and its own 6 bytes" \
+    "200 null 6 $(printf 'final\n' | sha256sum | cut -d' ' -f1)" \
+    "$(jq -r '"\(.status) \(.error) \(.bytes) \(.sha256)"' <<<"$r")"
+# Interim responses count towards the 64 KiB of headers: a flood of them is too_large.
+start=$(now)
+r=$("$SALVO" --retry 0 -m 10 "$U/interim-flood/100000")
+el=$(since "$start")
+check_eq "100,000 interim responses before the 200 -> too_large" "too_large null" \
+    "$(jq -r '"\(.error) \(.status)"' <<<"$r")"
+check_le "... without a hang ($el s)" "$el" 5
+
 # Every field of CONTRACT.md is present in every record.
 fields='["index","url","ok","status","error","message","attempts","remote_ip","bytes","wire_bytes","queue_ms","dns_ms","connect_ms","tls_ms","ttfb_ms","transfer_ms","total_ms","reused","tls_version","tls_cipher","alpn","tls_resumed","cert_expiry","chain_expiry","cert_days_left","cert_subject","cert_issuer","final_url","redirects","sha256","attempts_log"]'
 check_eq "every record has every field" 0 \

@@ -35,7 +35,11 @@ EOF
 }
 # nginx 1.22 offers TLS 1.0-1.2 by default: the good server asks for 1.2 and 1.3, a
 # second one pins 1.2, so that both versions are tested.
-block="$(server "$PG" leaf.pem leaf.key "listen 127.0.0.2:$PG ssl; ssl_protocols TLSv1.2 TLSv1.3;")
+# /upload reads a request body of up to 100 MiB whole and logs the bytes it received.
+upload="location /upload { client_max_body_size 100m; access_log $T_DIR/upload.log upload;
+            echo_read_request_body; echo ok; }"
+block="    log_format upload '\$request_method \$status \$request_length';
+$(server "$PG" leaf.pem leaf.key "listen 127.0.0.2:$PG ssl; ssl_protocols TLSv1.2 TLSv1.3; $upload")
 $(server "$P12" leaf.pem leaf.key "ssl_protocols TLSv1.2;")
 $(server "$PEXP" expired.pem expired.key)
 $(server "$PNY" notyet.pem notyet.key)
@@ -43,7 +47,7 @@ $(server "$PWH" wronghost.pem wronghost.key)
 $(server "$PSS" selfsigned.pem selfsigned.key)
 $(server "$PCL" chain-leaf.pem chain-leaf.key)
 $(server "$PCF" chain-full.pem chain-leaf.key)
-    server { listen 127.0.0.1:$PPLAIN; root $docroot; }"
+    server { listen 127.0.0.1:$PPLAIN; root $docroot; $upload }"
 start_nginx tls "$block" || exit 1
 
 pin=()
@@ -246,5 +250,26 @@ check_eq "... none has the stray response's" 0 "$(jq_count ".sha256 == \"$stray\
 check_eq "... all ok" 3 "$(jq_count '.ok' "$out")"
 "$SALVO" --retry 0 -m 5 -c 1 "${CA[@]}" --hash "$T/stray/100" "$T/ka/200" "$T/ka/300" >"$out"
 check_eq "the same with the certificate verified (--cacert)" "$own" "$(hashes)"
+
+# ---- 11. a request body near the 64 MiB cap ----------------------------------------------
+# The cap is on the body: neither the request head nor the TLS records' own bytes may
+# push a body just under it over. nginx reads the whole body and logs the request's length
+# (line, headers and body).
+size=$((64 * 1024 * 1024 - 4096))
+head -c "$size" /dev/zero >"$T_DIR/big.bin"
+logged() { cat "$T_DIR/upload.log" 2>/dev/null | wc -l; }
+for u in "https://127.0.0.1:$PG/upload" "http://127.0.0.1:$PPLAIN/upload"; do
+    before=$(logged)
+    r=$("$SALVO" --retry 0 -m 30 "${CA[@]}" -d @"$T_DIR/big.bin" "$u")
+    check_eq "-d @FILE of 64 MiB less 4 KiB to $u: sent and answered" "200 null" \
+        "$(field '"\(.status) \(.error)"')"
+    for i in $(seq 1 40); do # nginx logs just after it answered
+        [ "$(logged)" -gt "$before" ] && break
+        sleep 0.05
+    done
+    line=$(tail -n +$((before + 1)) "$T_DIR/upload.log" 2>/dev/null | head -1)
+    check "... nginx received the whole body ($line)" \
+        awk -v n="$size" '$1 == "POST" && $2 == 200 && $3 > n {ok = 1} END {exit !ok}' <<<"$line"
+done
 
 finish
