@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The keep-alive pool and the per-origin limits: reuse, the per-host cap counted on the
-# server side, idle connections closed by the server, --no-keepalive, per-IP caps and
-# adaptive politeness.
+# server side (none by default), idle connections closed by the server, --no-keepalive,
+# per-IP caps and adaptive politeness (overload slows an origin down, a few broken paths
+# do not).
 . "$(dirname "$0")/../lib.sh"
 start_testd pool || exit 1
 U="http://127.0.0.1:$TESTD_PORT"
@@ -81,6 +82,31 @@ check_eq "503 answers retried: all recover" 8 "$(jq_count '.ok and .attempts == 
 check_le "after eight 503s the origin got its retries one, two, four at a time ($el s)" \
     0.95 "$el"
 check_le "... and no more slowly than that" "$el" 3
+
+# A few broken paths are not overload: ten quick 503s ahead of 100 one-second requests
+# of the same origin, at -c 100. The 503s' slots free at once and the last ten requests
+# take them, so all 100 one-second requests are in the server at the same time unless the
+# origin was slowed down (its share halved at each 503, it would wait for the first 90).
+# --per-host 0 (no cap) keeps this about politeness alone.
+start_testd fewbroken || exit 1
+{
+    for i in $(seq 1 10); do echo "http://127.0.0.1:$TESTD_PORT/status/503"; done
+    for i in $(seq 1 100); do echo "http://127.0.0.1:$TESTD_PORT/delay/1000"; done
+} >"$T_DIR/few.txt"
+"$SALVO" -c 100 --per-host 0 --retry 0 -i "$T_DIR/few.txt" >"$out"
+check_eq "ten 503s then 100 one-second requests: all answered" "10 100" \
+    "$(jq_count '.status == 503' "$out") $(jq_count '.ok' "$out")"
+check_eq "... the origin was not slowed down: 100 requests at once in the server" 100 \
+    "$(curl -s "http://127.0.0.1:$TESTD_PORT/__stats" | jq .max_active)"
+
+# No cap per origin by default beyond -c: 30 one-second requests to one origin at -c 30
+# are all in the server at once.
+start_testd nocap || exit 1
+for i in $(seq 1 30); do echo "http://127.0.0.1:$TESTD_PORT/delay/1000"; done >"$T_DIR/30.txt"
+"$SALVO" -c 30 -i "$T_DIR/30.txt" >"$out"
+check_eq "default --per-host: 30 requests to one origin, all ok" 30 "$(jq_count '.ok' "$out")"
+check_eq "... all 30 at once in the server" 30 \
+    "$(curl -s "http://127.0.0.1:$TESTD_PORT/__stats" | jq .max_active)"
 
 # A server that answers before reading the whole body: the rest of the body never runs
 # into the next request on the same connection (it is not pooled until all was sent).
