@@ -302,7 +302,7 @@ static salvo_err_t exchange(struct req *r, struct bconn *c)
     };
     buf_reset(&x->wire);
     if (http1_write_head(&x->wire, &hr) < 0 ||
-        http1_begin(&x->http, r->is_head, cfg->max_filesize, cfg->hash) < 0)
+        http1_begin(&x->http, r->is_head, cfg->max_filesize, cfg->hash, cfg->follow_redirects) < 0)
         return fail(&x->a, SALVO_E_RESOURCE, "cannot build the request");
     salvo_err_t e = send_request(r, c);
     if (e == SALVO_E_OK)

@@ -1,16 +1,21 @@
 /*
- * http1.c -- the HTTP/1.1 request writer and the glue between salvo and llhttp 8.1.
+ * http1.c -- HTTP/1.1 responses: the head reader, the glue around llhttp 8.1, the body
+ * framing and the content decoders. See http1.h.
  *
- * This module owns the shared llhttp settings (one static object, set up once, that
- * outlives every parser), the per-response state in struct http1 (parser, counters,
- * digest context, header accumulators and the copied header values) and the request
- * serialisation. It does no I/O: callers feed bytes and act on the return value.
+ * A response goes through three hands. The head reader takes raw bytes, counts them
+ * against the header cap and writes a normalised copy of each head (CRLF line ends, one
+ * Content-Length, no "Transfer-Encoding: identity") into h->norm; the status line is
+ * passed on as it arrives, so that garbage fails at once, and header lines when whole.
+ * llhttp parses that copy (one head per parser, reinitialised per head) and its
+ * callbacks record the status, the header values the engine acts on and the framing;
+ * they tell llhttp the message has no body, so llhttp never reads body bytes. The body
+ * reader then delimits the body (a length, chunked, or the close) and passes it through
+ * the content decoders to the sink that counts, caps and hashes it.
  *
- * Re-entrancy: llhttp calls back into this file only from inside llhttp_execute and
- * llhttp_finish; those callbacks only record facts in struct http1 and stop the parser
- * (HPE_PAUSED at the end of the final response, an error otherwise). Nothing leaves the
- * module from a callback, so the caller may free or pool the connection as soon as
- * http1_feed or http1_eof returns.
+ * Re-entrancy: llhttp calls back into this file only from inside llhttp_execute; those
+ * callbacks only record facts in struct http1. Nothing leaves the module from a
+ * callback, so the caller may free or pool the connection as soon as http1_feed or
+ * http1_eof returns.
  */
 #include "http1.h"
 
@@ -24,258 +29,10 @@
 static llhttp_settings_t settings; /* shared by every parser; set up once */
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
-/* ---- request writer ------------------------------------------------------------------ */
-
-/* RFC 9110 tchar: the bytes a method or a field name may hold. */
-static int is_tchar(unsigned char c)
+int http1_redirect_status(int status)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
-
-static int is_token(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n == 0)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (!is_tchar((unsigned char)s[i]))
-            return 0;
-    return 1;
-}
-
-/* A line that would end early on the wire: CR or LF anywhere splits the request. */
-static int has_crlf(const char *s)
-{
-    return strpbrk(s, "\r\n") != NULL;
-}
-
-/* A field value may hold visible characters, spaces and tabs (RFC 9110 5.5); any other
- * control byte could end the line early or smuggle one in. */
-static int value_valid(const char *v)
-{
-    for (; *v; v++)
-        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
-            return 0;
-    return 1;
-}
-
-/* A "Name: value" line: a non-empty token before the first ':' and a valid value. */
-static int header_valid(const char *line)
-{
-    const char *colon = strchr(line, ':');
-
-    return colon != NULL && is_token(line, (size_t)(colon - line)) && value_valid(colon + 1);
-}
-
-static int header_is(const char *line, const char *name)
-{
-    size_t n = strlen(name);
-
-    return strncasecmp(line, name, n) == 0 && line[n] == ':';
-}
-
-/* The user's replacement for a default header, or NULL when there is none. */
-static const char *find_header(const struct http1_request *req, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < req->headers_len; i++)
-        if (header_is(req->headers[i], name))
-            return req->headers[i];
-    return NULL;
-}
-
-/* The value of a header line, without the white space around it. */
-static void header_value(const char *line, const char **v, size_t *n)
-{
-    const char *p = strchr(line, ':') + 1;
-    size_t len;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    len = strlen(p);
-    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
-    *v = p;
-    *n = len;
-}
-
-int http1_check_request(const char *method, const char *const *headers, size_t headers_len,
-                        char *err, size_t errlen)
-{
-    size_t i, n;
-    const char *v;
-
-    if (method != NULL && !is_token(method, strlen(method))) {
-        snprintf(err, errlen, "the method '%.64s' is not an HTTP token", method);
-        return -1;
-    }
-    for (i = 0; i < headers_len; i++) {
-        const char *h = headers[i];
-        if (h == NULL || strchr(h, ':') == NULL) {
-            snprintf(err, errlen, "header '%.64s' is not 'Name: value'", h ? h : "(null)");
-            return -1;
-        }
-        if (!is_token(h, (size_t)(strchr(h, ':') - h))) {
-            snprintf(err, errlen, "header '%.64s': the name is not an HTTP token", h);
-            return -1;
-        }
-        if (!header_valid(h)) {
-            snprintf(err, errlen, "header '%.64s': the value holds a control byte", h);
-            return -1;
-        }
-        /* salvo frames the body itself: a second framing header would make the request
-         * ambiguous on the wire (a request smuggling shape). */
-        if (header_is(h, "Content-Length") || header_is(h, "Transfer-Encoding")) {
-            snprintf(err, errlen, "header '%.64s': salvo sets the message framing itself", h);
-            return -1;
-        }
-        header_value(h, &v, &n);
-        if (header_is(h, "Connection") && !(n == 5 && strncasecmp(v, "close", 5) == 0) &&
-            !(n == 10 && strncasecmp(v, "keep-alive", 10) == 0)) {
-            snprintf(err, errlen, "header '%.64s': Connection may only be close or keep-alive", h);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int http1_asks_close(const char *const *headers, size_t headers_len)
-{
-    size_t i, n;
-    const char *v;
-
-    for (i = 0; i < headers_len; i++) {
-        if (!header_is(headers[i], "Connection"))
-            continue;
-        header_value(headers[i], &v, &n);
-        if (n == 5 && strncasecmp(v, "close", 5) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int request_valid(const struct http1_request *req)
-{
-    size_t i;
-
-    if (req->method == NULL || !is_token(req->method, strlen(req->method)) || req->url == NULL ||
-        req->url->target == NULL || req->url->authority == NULL || has_crlf(req->url->target) ||
-        has_crlf(req->url->authority) || (req->user_agent != NULL && has_crlf(req->user_agent)) ||
-        (req->body == NULL && req->body_len > 0))
-        return 0;
-    for (i = 0; i < req->headers_len; i++)
-        if (req->headers[i] == NULL || !header_valid(req->headers[i]))
-            return 0;
-    return 1;
-}
-
-/* Appends a, b and c (b and c may be NULL) and CRLF: the request is written once per
- * attempt, so plain appends rather than printf. */
-static int line(struct buf *out, const char *a, const char *b, const char *c)
-{
-    int rc = buf_append_str(out, a);
-    if (rc == 0 && b != NULL)
-        rc = buf_append_str(out, b);
-    if (rc == 0 && c != NULL)
-        rc = buf_append_str(out, c);
-    return rc == 0 ? buf_append(out, "\r\n", 2) : rc;
-}
-
-/* Writes one default header, or the user's line of the same name in its place. */
-static int write_default(struct buf *out, const struct http1_request *req, const char *name,
-                         const char *value)
-{
-    const char *user = find_header(req, name);
-
-    if (user != NULL)
-        return line(out, user, NULL, NULL);
-    if (value == NULL)
-        return 0;
-    return line(out, name, ": ", value);
-}
-
-static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding",
-                                            "Connection"};
-
-static int is_default(const char *line)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof(default_names) / sizeof(default_names[0]); i++)
-        if (header_is(line, default_names[i]))
-            return 1;
-    return 0;
-}
-
-static int write_head(struct buf *out, const struct http1_request *req)
-{
-    int need_length =
-        req->body != NULL || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
-    size_t i;
-    int rc;
-
-    rc = buf_append_str(out, req->method);
-    if (rc == 0)
-        rc = buf_append(out, " ", 1);
-    if (rc == 0)
-        rc = line(out, req->url->target, " HTTP/1.1", NULL);
-    if (rc == 0)
-        rc = write_default(out, req, "Host", req->url->authority);
-    if (rc == 0)
-        rc = write_default(out, req, "User-Agent", req->user_agent);
-    if (rc == 0)
-        rc = write_default(out, req, "Accept", "*/*");
-    if (rc == 0)
-        rc = write_default(out, req, "Accept-Encoding", req->compressed ? "gzip, deflate" : NULL);
-    /* Defaults the user replaced were written in the defaults' place (Host first). */
-    for (i = 0; rc == 0 && i < req->headers_len; i++)
-        if (!is_default(req->headers[i]))
-            rc = line(out, req->headers[i], NULL, NULL);
-    if (rc == 0 && need_length)
-        rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
-    if (rc == 0)
-        rc = write_default(out, req, "Connection", req->keepalive ? NULL : "close");
-    if (rc == 0)
-        rc = buf_append_str(out, "\r\n");
-    return rc;
-}
-
-/* Writes the head, and the body too when with_body is set. */
-static int write_request(struct buf *out, const struct http1_request *req, int with_body)
-{
-    size_t before = buf_size(out);
-    int rc;
-
-    /* Validate everything first, so that a refused request writes nothing at all. */
-    if (!request_valid(req))
-        return -EINVAL;
-    rc = write_head(out, req);
-    if (rc == 0 && with_body && req->body_len > 0)
-        rc = buf_append(out, req->body, req->body_len);
-    if (rc < 0)
-        goto fail;
-    return 0;
-
-fail:
-    /* Drop the partial request; growth may have compacted the buffer, moving off. */
-    out->len = out->off + before;
-    return rc;
-}
-
-int http1_write_head(struct buf *out, const struct http1_request *req)
-{
-    return write_request(out, req, 0);
-}
-
-int http1_write_request(struct buf *out, const struct http1_request *req)
-{
-    return write_request(out, req, 1);
-}
-
-/* ---- response parser callbacks ------------------------------------------------------- */
 
 static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
 {
@@ -285,25 +42,23 @@ static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
     return HPE_USER;
 }
 
-/* Header bytes that no llhttp span covers, in the canonical shape of a head: the status
- * line's "HTTP/1.1 200 " and CRLF plus the empty line that ends the head, and per header
- * line the ": " and CRLF. Counting them is what bounds a flood of tiny interim responses
- * or empty header lines, whose spans are (nearly) empty. */
-#define HEAD_FIXED_BYTES 17
-#define LINE_FIXED_BYTES 4
-
-/* Counts header bytes over every message of the response (1xx and trailers included). */
-static int count_header(struct http1 *h, size_t len)
+/* Counts raw head bytes (of any head of the response, and trailers) against the cap. */
+static int count_head(struct http1 *h, size_t n)
 {
-    if (len > HTTP1_MAX_HEADER_BYTES - h->header_bytes)
-        return set_error(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
-    h->header_bytes += len;
+    if (n > HTTP1_MAX_HEADER_BYTES - h->header_bytes) {
+        h->header_bytes = HTTP1_MAX_HEADER_BYTES;
+        set_error(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
+        return -1;
+    }
+    h->header_bytes += n;
     return 0;
 }
 
+/* ---- llhttp callbacks: one head each ------------------------------------------------ */
+
 /* The slot for the header whose name is in h->field, or NULL when salvo ignores it.
  * Only the final response's header section counts: 1xx headers are dropped with their
- * message and trailers (after the final status was recorded) are not looked at. */
+ * message. */
 static char **wanted(struct http1 *h)
 {
     size_t n = buf_size(&h->field);
@@ -327,23 +82,14 @@ static int on_message_begin(llhttp_t *p)
 
     buf_reset(&h->field);
     buf_reset(&h->value);
-    return count_header(h, HEAD_FIXED_BYTES);
-}
-
-static int on_status(llhttp_t *p, const char *at, size_t len)
-{
-    (void)at;
-    return count_header(p->data, len);
+    return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http1 *h = p->data;
-    int rc = count_header(h, len);
 
-    if (rc != 0)
-        return rc;
-    /* Names can only be as long as the header cap, which the field buffer matches. */
+    /* Names are bounded by the head's cap, which the field buffer matches. */
     if (buf_append(&h->field, at, len) < 0)
         return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
@@ -352,26 +98,32 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http1 *h = p->data;
-    int rc = count_header(h, len);
 
-    if (rc != 0)
-        return rc;
     if (wanted(h) != NULL && buf_append(&h->value, at, len) < 0)
         return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
+}
+
+/* The accumulated value without trailing white space. */
+static const char *trimmed_value(struct http1 *h, size_t *n)
+{
+    const char *v = buf_size(&h->value) > 0 ? buf_head(&h->value) : "";
+
+    *n = buf_size(&h->value);
+    while (*n > 0 && (v[*n - 1] == ' ' || v[*n - 1] == '\t'))
+        (*n)--;
+    return v;
 }
 
 /* Stores the accumulated value in *slot; a repeated field is joined with ", " as
  * RFC 9110 section 5.3 combines list fields. */
 static int store_value(struct http1 *h, char **slot)
 {
-    size_t n = buf_size(&h->value);
-    const char *v = n > 0 ? buf_head(&h->value) : "";
+    size_t n;
+    const char *v = trimmed_value(h, &n);
     size_t old = *slot ? strlen(*slot) : 0;
     char *s;
 
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
     s = realloc(*slot, old + (old ? 2 : 0) + n + 1);
     if (s == NULL)
         return -ENOMEM;
@@ -390,23 +142,17 @@ static int store_value(struct http1 *h, char **slot)
  * joining them as a list (as other fields are) would invent a URL nobody sent. */
 static int location_conflicts(struct http1 *h)
 {
-    size_t n = buf_size(&h->value), have;
-    const char *v = n > 0 ? buf_head(&h->value) : "";
+    size_t n;
+    const char *v = trimmed_value(h, &n);
 
-    while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-        n--;
-    have = strlen(h->location);
-    return have != n || memcmp(h->location, v, n) != 0;
+    return strlen(h->location) != n || memcmp(h->location, v, n) != 0;
 }
 
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http1 *h = p->data;
     char **slot = wanted(h);
-    int rc = count_header(h, LINE_FIXED_BYTES);
 
-    if (rc != 0)
-        return rc;
     if (slot == &h->location && h->location != NULL) {
         h->location_conflict |= location_conflicts(h);
         slot = NULL; /* an identical repeat adds nothing */
@@ -416,6 +162,55 @@ static int on_header_value_complete(llhttp_t *p)
     buf_reset(&h->field);
     buf_reset(&h->value);
     return 0;
+}
+
+/* Sets up the decoders for Content-Encoding: every coding listed, undone last first
+ * (RFC 9110 8.4). A coding salvo cannot undo fails the response: handing the still
+ * encoded bytes back as the body would be a wrong result. */
+static int setup_decoders(struct http1 *h)
+{
+    const char *s = h->content_encoding;
+    enum decode_kind kinds[HTTP1_MAX_CODINGS];
+    int n = 0, i;
+    char msg[96];
+
+    while (s != NULL && *s != '\0') {
+        size_t len = strcspn(s, ",");
+        char one[32];
+        snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), s);
+        int kind = decode_kind_parse(one);
+        if (kind < 0) {
+            snprintf(msg, sizeof msg, "unsupported content coding '%.40s'", one);
+            return set_error(h, SALVO_E_DECODE, msg);
+        }
+        if (kind != DECODE_IDENTITY) {
+            if (n == HTTP1_MAX_CODINGS)
+                return set_error(h, SALVO_E_DECODE, "more than 4 content codings");
+            kinds[n++] = (enum decode_kind)kind;
+        }
+        s += len + (s[len] == ',');
+    }
+    for (i = 0; i < n; i++) {
+        h->dec[i] = decoder_new(kinds[n - 1 - i]);
+        if (h->dec[i] == NULL)
+            return set_error(h, SALVO_E_RESOURCE, "out of memory for the body decoder");
+        h->ndec = i + 1;
+    }
+    return 0;
+}
+
+/* How the final response's body ends, from what llhttp learnt of the head. */
+static enum http1_framing framing_of(const struct http1 *h, const llhttp_t *p)
+{
+    if (h->is_head || h->status == 204 || h->status == 304)
+        return HTTP1_NO_BODY;
+    if (p->flags & F_CHUNKED)
+        return HTTP1_CHUNKED;
+    if (p->flags & F_TRANSFER_ENCODING)
+        return HTTP1_TO_EOF; /* a coding other than chunked last: read to the close */
+    if (p->flags & F_CONTENT_LENGTH)
+        return p->content_length > 0 ? HTTP1_LENGTH : HTTP1_NO_BODY;
+    return HTTP1_TO_EOF;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -431,143 +226,51 @@ static int on_headers_complete(llhttp_t *p)
         return set_error(h, SALVO_E_PROTOCOL, "invalid status code");
     if (s == 101) /* an upgrade salvo never asked for */
         return set_error(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
-    /* Informational: RFC 9112 6.3 ends it at its empty line, whatever length it claims
-     * (llhttp would read a Content-Length's worth of the final response as its body). */
-    if (s >= 100 && s < 200)
+    /* Informational: RFC 9112 6.3 ends it at its empty line, whatever length it claims.
+     * The final response's head follows. */
+    if (s < 200)
         return 1;
     h->status = s;
-    /* A response parser cannot know the request was HEAD, and llhttp 8.1 would wait
-     * for a 204 or 304's Content-Length bytes: tell it there is no body. */
-    if (h->is_head || s == 204 || s == 304)
-        return 1;
-    /* A coding salvo does not know (br, several at once) is kept as it came. */
-    int kind = decode_kind_parse(h->content_encoding);
-    if (kind > DECODE_IDENTITY && (h->dec = decoder_new((enum decode_kind)kind)) == NULL)
-        return set_error(h, SALVO_E_RESOURCE, "out of memory for the body decoder");
-    return 0;
-}
-
-/* Takes decoded body bytes: the cap, the count and the hash are about them, so that a
- * decompression bomb stops at --max-filesize (decode.h). Returns non-zero to stop. */
-static int body_sink(void *ctx, const char *data, size_t len)
-{
-    struct http1 *h = ctx;
-    char msg[64];
-
-    if (len > h->max_body - h->bytes) {
-        /* Count what fits: `bytes` then says exactly where the cap cut the body. */
-        len = (size_t)(h->max_body - h->bytes);
-        h->bytes += len;
-        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
-        return set_error(h, SALVO_E_TOO_LARGE, msg);
-    }
-    h->bytes += len;
-    if (h->sha != NULL && EVP_DigestUpdate(h->sha, data, len) != 1)
-        return set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1 *h = p->data;
-
-    h->wire_bytes += len;
-    if (h->dec == NULL)
-        return body_sink(h, at, len);
-    int rc = decoder_feed(h->dec, at, len, body_sink, h);
-    if (rc == DECODE_ERROR)
-        return set_error(h, SALVO_E_DECODE, decoder_message(h->dec));
-    return rc == DECODE_STOPPED ? HPE_USER : 0; /* the sink recorded why */
-}
-
-/* Frees the copied header values (the final response's, or a 1xx's leftovers). */
-static void clear_values(struct http1 *h)
-{
-    free(h->location);
-    free(h->retry_after);
-    free(h->content_encoding);
-    h->location_conflict = 0;
-    h->location = NULL;
-    h->retry_after = NULL;
-    h->content_encoding = NULL;
+    h->framing = framing_of(h, p);
+    h->body_left = h->framing == HTTP1_LENGTH ? p->content_length : 0;
+    h->discard = h->follow_redirects && http1_redirect_status(s) && h->location != NULL &&
+                 h->location[0] != '\0' && !h->location_conflict;
+    if (!h->discard && h->framing != HTTP1_NO_BODY && setup_decoders(h) != 0)
+        return HPE_USER;
+    /* Body bytes are salvo's to read: llhttp sees the head alone. */
+    return 1;
 }
 
 static int on_message_complete(llhttp_t *p)
 {
     struct http1 *h = p->data;
 
-    if (p->status_code >= 100 && p->status_code < 200) {
-        /* An interim response: the final one follows on the same parser. The header
-         * byte count stays, as the cap covers the whole response. */
-        clear_values(h);
-        return 0;
+    if (p->status_code < 200) {
+        free(h->location); /* an interim response's values are not the final one's */
+        free(h->retry_after);
+        free(h->content_encoding);
+        h->location = h->retry_after = h->content_encoding = NULL;
+        h->location_conflict = 0;
+        return HPE_PAUSED;
     }
-    if (h->dec != NULL && decoder_finish(h->dec) != 0)
-        return set_error(h, SALVO_E_DECODE, decoder_message(h->dec));
-    h->keep_alive = llhttp_should_keep_alive(p);
-    h->done = 1;
-    return HPE_PAUSED; /* stop exactly at the message boundary */
+    /* The message flags say what the head allows; a body read to the close never leaves
+     * the connection usable. */
+    h->keep_alive = llhttp_should_keep_alive(p) && h->framing != HTTP1_TO_EOF;
+    return HPE_PAUSED;
 }
 
 static void settings_setup(void)
 {
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
-    settings.on_status = on_status;
     settings.on_header_field = on_header_field;
     settings.on_header_value = on_header_value;
     settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
-    settings.on_body = on_body;
     settings.on_message_complete = on_message_complete;
 }
 
-/* ---- response API -------------------------------------------------------------------- */
-
-void http1_global_init(void)
-{
-    pthread_once(&settings_once, settings_setup);
-}
-
-void http1_init(struct http1 *h)
-{
-    memset(h, 0, sizeof(*h));
-    buf_init(&h->field, HTTP1_MAX_HEADER_BYTES);
-    buf_init(&h->value, HTTP1_MAX_HEADER_BYTES);
-}
-
-int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash)
-{
-    http1_global_init();
-    clear_values(h);
-    decoder_free(h->dec);
-    h->dec = NULL;
-    buf_reset(&h->field);
-    buf_reset(&h->value);
-    if (hash && h->sha == NULL && (h->sha = EVP_MD_CTX_new()) == NULL)
-        return -ENOMEM;
-    if (!hash) {
-        EVP_MD_CTX_free(h->sha);
-        h->sha = NULL;
-    }
-    if (h->sha != NULL && EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
-        return -ENOMEM;
-    /* llhttp_init zeroes the parser, data included: set data afterwards. */
-    llhttp_init(&h->parser, HTTP_RESPONSE, &settings);
-    h->parser.data = h;
-    h->is_head = is_head;
-    h->max_body = max_body;
-    h->header_bytes = 0;
-    h->got_bytes = 0;
-    h->status = 0;
-    h->done = 0;
-    h->keep_alive = 0;
-    h->bytes = 0;
-    h->wire_bytes = 0;
-    h->err = SALVO_E_OK;
-    h->msg[0] = '\0';
-    return 0;
-}
+/* ---- the head reader ---------------------------------------------------------------- */
 
 /* Classifies a parser error: our own (too_large, ...) when a callback recorded one. */
 static enum http1_rc parse_error(struct http1 *h, llhttp_errno_t err)
@@ -583,15 +286,401 @@ static enum http1_rc parse_error(struct http1 *h, llhttp_errno_t err)
     return HTTP1_ERROR;
 }
 
+static void new_head(struct http1 *h)
+{
+    llhttp_init(&h->parser, HTTP_RESPONSE, &settings);
+    h->parser.data = h; /* llhttp_init zeroes the parser, data included */
+    h->head_line = 0;
+    h->pending_cr = 0;
+    h->length[0] = '\0';
+    buf_reset(&h->line);
+}
+
+static int norm_append(struct http1 *h, const char *p, size_t n)
+{
+    if (buf_append(&h->norm, p, n) < 0) {
+        set_error(h, SALVO_E_RESOURCE, "out of memory for a response head");
+        return -1;
+    }
+    return 0;
+}
+
+static int is_name(const char *line, size_t n, const char *name)
+{
+    size_t k = strlen(name);
+    return n > k && line[k] == ':' && strncasecmp(line, name, k) == 0;
+}
+
+/* A Content-Length value that is one number, or a list of the same number ("6, 6"):
+ * that number's digits, without leading zeros, in out. 0 when the value is anything
+ * else (llhttp then judges the line as it came). */
+static int single_length(const char *v, size_t n, char *out, size_t cap)
+{
+    size_t i = 0, items = 0;
+
+    out[0] = '\0';
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        size_t start = i;
+        while (i < n && v[i] >= '0' && v[i] <= '9')
+            i++;
+        if (i == start)
+            return 0;
+        while (start + 1 < i && v[start] == '0')
+            start++;
+        size_t len = i - start;
+        if (len >= cap)
+            return 0;
+        if (items++ == 0)
+            snprintf(out, cap, "%.*s", (int)len, v + start);
+        else if (strlen(out) != len || memcmp(out, v + start, len) != 0)
+            return 0;
+        while (i < n && (v[i] == ' ' || v[i] == '\t'))
+            i++;
+        if (i < n && v[i++] != ',')
+            return 0;
+    }
+    return items > 0;
+}
+
+/* Passes one whole header line on to llhttp (with CRLF), or drops it: a repeat of the
+ * Content-Length already passed on, and "Transfer-Encoding: identity". */
+static int header_line(struct http1 *h)
+{
+    const char *line = buf_head(&h->line);
+    size_t n = buf_size(&h->line);
+    char digits[24];
+
+    if (is_name(line, n, "transfer-encoding")) {
+        const char *v = line + 18;
+        size_t vn = n - 18;
+        while (vn > 0 && (*v == ' ' || *v == '\t'))
+            v++, vn--;
+        while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+            vn--;
+        if (vn == 8 && strncasecmp(v, "identity", 8) == 0)
+            return 0;
+    }
+    if (is_name(line, n, "content-length") &&
+        single_length(line + 15, n - 15, digits, sizeof digits)) {
+        if (h->length[0] != '\0' && strcmp(h->length, digits) == 0)
+            return 0; /* the same length again */
+        if (h->length[0] == '\0') {
+            snprintf(h->length, sizeof h->length, "%s", digits);
+            if (norm_append(h, "Content-Length: ", 16) < 0 ||
+                norm_append(h, digits, strlen(digits)) < 0)
+                return -1;
+            return norm_append(h, "\r\n", 2);
+        }
+    }
+    if (norm_append(h, line, n) < 0)
+        return -1;
+    return norm_append(h, "\r\n", 2);
+}
+
+/* Reads head bytes from data until the head's empty line. Returns the bytes consumed
+ * (all of len unless the head ended inside it; *ended is set then), or -1 on an error
+ * (h->err says which). The normalised bytes wait in h->norm for llhttp. */
+static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
+{
+    size_t i = 0;
+
+    *ended = 0;
+    while (i < len && !*ended) {
+        if (h->head_line == 0) {
+            /* The status line streams on as it comes (garbage fails on its first bytes);
+             * a CR is held back until we see whether LF follows it. */
+            const char *lf = memchr(data + i, '\n', len - i);
+            size_t end = lf ? (size_t)(lf - data) : len;
+            size_t n = end - i;
+            if (count_head(h, n + (lf != NULL)) < 0)
+                return -1;
+            if (n > 0 && h->pending_cr && norm_append(h, "\r", 1) < 0)
+                return -1;
+            if (n > 0)
+                h->pending_cr = data[end - 1] == '\r';
+            if (n > (size_t)h->pending_cr &&
+                norm_append(h, data + i, n - (size_t)h->pending_cr) < 0)
+                return -1;
+            i = end;
+            if (lf != NULL) {
+                if (norm_append(h, "\r\n", 2) < 0)
+                    return -1;
+                h->pending_cr = 0;
+                h->head_line = 1;
+                i++;
+            }
+            continue;
+        }
+        const char *lf = memchr(data + i, '\n', len - i);
+        size_t end = lf ? (size_t)(lf - data) : len;
+        if (count_head(h, end - i + (lf != NULL)) < 0)
+            return -1;
+        if (buf_append(&h->line, data + i, end - i) < 0) {
+            set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+            return -1;
+        }
+        i = end;
+        if (lf == NULL)
+            break;
+        i++;
+        /* One CR before the LF belongs to the line end. */
+        if (buf_size(&h->line) > 0 && buf_head(&h->line)[buf_size(&h->line) - 1] == '\r')
+            h->line.len--;
+        h->head_line++;
+        if (buf_size(&h->line) == 0) {
+            if (norm_append(h, "\r\n", 2) < 0)
+                return -1;
+            *ended = 1;
+        } else if (header_line(h) < 0) {
+            return -1;
+        }
+        buf_reset(&h->line);
+    }
+    return (long)i;
+}
+
+/* Hands llhttp what the head reader normalised. With the head ended, llhttp must have
+ * completed the message (its callbacks pause it there). */
+static enum http1_rc parse_head(struct http1 *h, int ended)
+{
+    llhttp_errno_t err = HPE_OK;
+
+    if (buf_size(&h->norm) > 0)
+        err = llhttp_execute(&h->parser, buf_head(&h->norm), buf_size(&h->norm));
+    buf_reset(&h->norm);
+    if (err != HPE_OK && err != HPE_PAUSED)
+        return parse_error(h, err);
+    if (ended && err != HPE_PAUSED)
+        return parse_error(h, HPE_INVALID_EOF_STATE);
+    return ended ? HTTP1_DONE : HTTP1_AGAIN;
+}
+
+/* ---- the body reader ---------------------------------------------------------------- */
+
+/* Takes decoded body bytes: the cap, the count and the hash are about them, so that a
+ * decompression bomb stops at --max-filesize (decode.h). Returns non-zero to stop. */
+static int body_sink(void *ctx, const char *data, size_t len)
+{
+    struct http1 *h = ctx;
+    char msg[64];
+
+    if (len > h->max_body - h->bytes) {
+        /* Count what fits: `bytes` then says exactly where the cap cut the body. */
+        len = (size_t)(h->max_body - h->bytes);
+        h->bytes += len;
+        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
+        set_error(h, SALVO_E_TOO_LARGE, msg);
+        return 1;
+    }
+    h->bytes += len;
+    if (h->sha != NULL && EVP_DigestUpdate(h->sha, data, len) != 1) {
+        set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
+        return 1;
+    }
+    return 0;
+}
+
+/* The decoders form a chain: decoder i's output is decoder i+1's input, the last one's
+ * goes to body_sink. One stage per decoder; ctx points at its index in h->stage. */
+struct stage {
+    struct http1 *h;
+    int next; /* the decoder this stage's output goes to; ndec: body_sink */
+};
+
+static int stage_sink(void *ctx, const char *data, size_t len)
+{
+    const struct stage *st = ctx;
+    struct http1 *h = st->h;
+
+    if (st->next == h->ndec)
+        return body_sink(h, data, len);
+    struct stage down = {h, st->next + 1};
+    int rc = decoder_feed(h->dec[st->next], data, len, stage_sink, &down);
+    if (rc == DECODE_ERROR) {
+        set_error(h, SALVO_E_DECODE, decoder_message(h->dec[st->next]));
+        return 1;
+    }
+    return rc == DECODE_STOPPED;
+}
+
+/* Body bytes as they crossed the wire (chunk framing taken off). Returns non-zero to
+ * stop: an error was recorded, or a discarded redirect body ran too long. */
+static int deliver(void *ctx, const char *data, size_t len)
+{
+    struct http1 *h = ctx;
+    struct stage first = {h, 0};
+
+    if (h->discard) {
+        h->discarded += len;
+        return h->discarded > HTTP1_REDIRECT_BODY_MAX;
+    }
+    h->wire_bytes += len;
+    return stage_sink(&first, data, len);
+}
+
+/* The body ended where its framing says. */
+static enum http1_rc finish_body(struct http1 *h)
+{
+    for (int i = 0; i < h->ndec; i++) {
+        /* Each decoder's stream must end; its last output has already gone down. */
+        if (decoder_finish(h->dec[i]) != 0) {
+            set_error(h, SALVO_E_DECODE, decoder_message(h->dec[i]));
+            h->keep_alive = 0;
+            return HTTP1_ERROR;
+        }
+    }
+    h->done = 1;
+    return HTTP1_DONE;
+}
+
+/* A redirect body longer than is worth reading: the redirect is followed now and the
+ * connection given up, since the rest of the body is still on its way. */
+static enum http1_rc give_up_discard(struct http1 *h)
+{
+    h->keep_alive = 0;
+    h->done = 1;
+    return HTTP1_DONE;
+}
+
+/* Reads body bytes; *n is how many belonged to the body. */
+static enum http1_rc read_body(struct http1 *h, const char *data, size_t len, size_t *n)
+{
+    *n = 0;
+    switch (h->framing) {
+    case HTTP1_NO_BODY:
+        return finish_body(h);
+    case HTTP1_LENGTH: {
+        size_t take = len < h->body_left ? len : (size_t)h->body_left;
+        *n = take;
+        h->body_left -= take;
+        if (deliver(h, data, take) != 0)
+            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
+        return h->body_left == 0 ? finish_body(h) : HTTP1_AGAIN;
+    }
+    case HTTP1_CHUNKED: {
+        enum chunked_rc rc = chunked_feed(&h->chunked, data, len, n, deliver, h);
+        if (h->chunked.trailer_bytes > 0 && count_head(h, h->chunked.trailer_bytes) < 0)
+            return HTTP1_ERROR;
+        h->chunked.trailer_bytes = 0; /* counted */
+        if (rc == CHUNKED_ERROR) {
+            snprintf(h->msg, sizeof h->msg, "invalid chunked body: %s", h->chunked.err);
+            h->err = SALVO_E_PROTOCOL;
+            return HTTP1_ERROR;
+        }
+        if (rc == CHUNKED_STOP)
+            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
+        return rc == CHUNKED_DONE ? finish_body(h) : HTTP1_AGAIN;
+    }
+    case HTTP1_TO_EOF:
+    default:
+        *n = len;
+        if (deliver(h, data, len) != 0)
+            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
+        return HTTP1_AGAIN;
+    }
+}
+
+/* ---- response API -------------------------------------------------------------------- */
+
+void http1_global_init(void)
+{
+    pthread_once(&settings_once, settings_setup);
+}
+
+void http1_init(struct http1 *h)
+{
+    memset(h, 0, sizeof(*h));
+    buf_init(&h->field, HTTP1_MAX_HEADER_BYTES);
+    buf_init(&h->value, HTTP1_MAX_HEADER_BYTES);
+    buf_init(&h->line, HTTP1_MAX_HEADER_BYTES);
+    buf_init(&h->norm, 2 * HTTP1_MAX_HEADER_BYTES); /* a line end may double */
+}
+
+/* Frees the copied header values and the decoders. */
+static void clear_values(struct http1 *h)
+{
+    free(h->location);
+    free(h->retry_after);
+    free(h->content_encoding);
+    h->location = h->retry_after = h->content_encoding = NULL;
+    h->location_conflict = 0;
+    for (int i = 0; i < h->ndec; i++)
+        decoder_free(h->dec[i]);
+    h->ndec = 0;
+}
+
+int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash, int follow_redirects)
+{
+    http1_global_init();
+    clear_values(h);
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    buf_reset(&h->norm);
+    if (hash && h->sha == NULL && (h->sha = EVP_MD_CTX_new()) == NULL)
+        return -ENOMEM;
+    if (!hash) {
+        EVP_MD_CTX_free(h->sha);
+        h->sha = NULL;
+    }
+    if (h->sha != NULL && EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
+        return -ENOMEM;
+    new_head(h);
+    chunked_init(&h->chunked);
+    h->is_head = is_head;
+    h->follow_redirects = follow_redirects;
+    h->max_body = max_body;
+    h->in_body = 0;
+    h->header_bytes = 0;
+    h->got_bytes = 0;
+    h->status = 0;
+    h->framing = HTTP1_NO_BODY;
+    h->body_left = 0;
+    h->discard = 0;
+    h->discarded = 0;
+    h->done = 0;
+    h->keep_alive = 0;
+    h->bytes = 0;
+    h->wire_bytes = 0;
+    h->err = SALVO_E_OK;
+    h->msg[0] = '\0';
+    return 0;
+}
+
+/* Reads heads until the final one has ended. Returns HTTP1_DONE when it has (*n bytes
+ * of data were head bytes), HTTP1_AGAIN when all of data was taken, or HTTP1_ERROR. */
+static enum http1_rc read_heads(struct http1 *h, const char *data, size_t len, size_t *n)
+{
+    *n = 0;
+    while (*n < len) {
+        int ended;
+        long k = read_head(h, data + *n, len - *n, &ended);
+        enum http1_rc rc = k < 0 ? HTTP1_ERROR : parse_head(h, ended);
+        if (rc == HTTP1_ERROR) {
+            h->keep_alive = 0;
+            return HTTP1_ERROR;
+        }
+        *n += (size_t)k;
+        if (!ended)
+            return HTTP1_AGAIN;
+        if (h->status != 0)
+            return HTTP1_DONE;
+        new_head(h); /* an interim response ended: the final one's head follows */
+    }
+    return HTTP1_AGAIN;
+}
+
 enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *used)
 {
-    llhttp_errno_t err;
+    size_t off = 0, n;
+    enum http1_rc rc = HTTP1_AGAIN;
 
     *used = 0;
     if (h->err != SALVO_E_OK)
         return HTTP1_ERROR;
     if (h->done) {
-        /* More bytes after the response, in a later read: as unasked-for as below. */
+        /* More bytes after the response, in a later read: never asked for. */
         if (len > 0)
             h->keep_alive = 0;
         return HTTP1_DONE;
@@ -599,27 +688,43 @@ enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *
     if (len == 0)
         return HTTP1_AGAIN;
     h->got_bytes = 1;
-    err = llhttp_execute(&h->parser, data, len);
-    if (err == HPE_OK) {
+    if (!h->in_body) {
+        rc = read_heads(h, data, len, &n);
+        off = n;
+        if (rc != HTTP1_DONE) {
+            *used = rc == HTTP1_AGAIN ? len : 0;
+            return rc;
+        }
+        h->in_body = 1;
+        /* A redirect body with no end but the close is not waited for. */
+        if (h->discard && h->framing == HTTP1_TO_EOF)
+            rc = give_up_discard(h);
+        else
+            rc = HTTP1_AGAIN;
+    }
+    if (!h->done) {
+        rc = read_body(h, data + off, len - off, &n);
+        off += n;
+    }
+    if (rc == HTTP1_ERROR) {
+        h->keep_alive = 0;
+        return HTTP1_ERROR;
+    }
+    if (rc != HTTP1_DONE) {
         *used = len;
         return HTTP1_AGAIN;
     }
-    if (err == HPE_PAUSED && h->done) {
-        *used = (size_t)(llhttp_get_error_pos(&h->parser) - data);
-        /* Bytes we never asked for: salvo does not pipeline, so the stream is unusable. */
-        if (*used < len)
-            h->keep_alive = 0;
-        return HTTP1_DONE;
-    }
-    return parse_error(h, err);
+    *used = off;
+    /* Bytes we never asked for: salvo does not pipeline, so the stream is unusable. */
+    if (off < len)
+        h->keep_alive = 0;
+    return HTTP1_DONE;
 }
 
 enum http1_rc http1_eof(struct http1 *h)
 {
-    llhttp_errno_t err;
-
     if (h->err != SALVO_E_OK)
-        return HTTP1_ERROR; /* llhttp_finish returns 0 in an error state */
+        return HTTP1_ERROR;
     h->keep_alive = 0;
     if (h->done)
         return HTTP1_DONE;
@@ -628,21 +733,15 @@ enum http1_rc http1_eof(struct http1 *h)
         snprintf(h->msg, sizeof(h->msg), "connection closed before any response byte");
         return HTTP1_ERROR;
     }
-    err = llhttp_finish(&h->parser);
-    if (h->err != SALVO_E_OK)
-        return HTTP1_ERROR; /* a callback inside llhttp_finish failed (decode, say) */
-    if (err == HPE_PAUSED || (err == HPE_OK && h->done)) {
-        h->keep_alive = 0; /* set by on_message_complete; the connection is gone anyway */
-        return HTTP1_DONE;
+    if (h->in_body && h->framing == HTTP1_TO_EOF) {
+        enum http1_rc rc = finish_body(h);
+        h->keep_alive = 0;
+        return rc;
     }
-    if (err == HPE_OK || err == HPE_INVALID_EOF_STATE) {
-        /* HPE_OK without done: only interim responses arrived before the close. */
-        h->err = SALVO_E_PARTIAL;
-        snprintf(h->msg, sizeof(h->msg), "connection closed before the end of the %s",
-                 h->status != 0 ? "body" : "headers");
-        return HTTP1_ERROR;
-    }
-    return parse_error(h, err);
+    h->err = SALVO_E_PARTIAL;
+    snprintf(h->msg, sizeof(h->msg), "connection closed before the end of the %s",
+             h->in_body ? "body" : "headers");
+    return HTTP1_ERROR;
 }
 
 void http1_sha256_hex(struct http1 *h, char out[65])
@@ -668,10 +767,10 @@ void http1_clear(struct http1 *h)
 void http1_end(struct http1 *h)
 {
     clear_values(h);
-    decoder_free(h->dec);
-    h->dec = NULL;
     EVP_MD_CTX_free(h->sha);
     h->sha = NULL;
     buf_free(&h->field);
     buf_free(&h->value);
+    buf_free(&h->line);
+    buf_free(&h->norm);
 }

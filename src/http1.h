@@ -1,15 +1,24 @@
 /*
- * http1.h -- HTTP/1.1 on the wire: the request writer and the response parser glue
- * around llhttp 8.1.
+ * http1.h -- HTTP/1.1 responses: heads read line by line and checked by llhttp 8.1,
+ * bodies delimited and decoded by salvo. (The request side is http1_request.h.)
  *
  * The parser knows nothing about sockets: the connection feeds it bytes as they arrive
  * (http1_feed) and tells it about EOF (http1_eof); it answers whether the response is
  * complete, needs more, or failed, and with which error class. This is what lets the
  * engine and the blocking baseline share it, and lets tests feed fixtures byte by byte.
  *
- * Bounds: response headers are capped at HTTP1_MAX_HEADER_BYTES (64 KiB, all header
- * lines together) and the decoded body at the max_body given to http1_begin; either
- * overflow is SALVO_E_TOO_LARGE. Nothing is buffered without a bound.
+ * salvo reads each head itself, line by line, and hands llhttp a normalised copy: bare
+ * LF line ends become CRLF (RFC 9112 2.2 lets a recipient accept them, as curl and
+ * browsers do), a Content-Length repeated with the same value (or a list of identical
+ * values) becomes one (RFC 9110 8.6), and "Transfer-Encoding: identity", an obsolete
+ * spelling of no coding, is dropped. llhttp then checks the head as strictly as ever
+ * (conflicting lengths, Content-Length with chunked, bad names and values). The body's
+ * framing is salvo's own: a length, the chunked coding (chunked.h) or the close.
+ *
+ * Bounds: every byte of every head of a response (status lines, fields, line ends,
+ * interim responses, trailers) counts against HTTP1_MAX_HEADER_BYTES (64 KiB), and the
+ * decoded body against the max_body given to http1_begin; either overflow is
+ * SALVO_E_TOO_LARGE. Nothing is buffered without a bound.
  *
  * Re-entrancy: no callback leaves this module; the caller acts on the return value
  * after http1_feed returns (llhttp's "do not tear down inside a callback").
@@ -23,45 +32,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "chunked.h"
 #include "decode.h"
+#include "http1_request.h"
 #include "salvo.h"
-#include "url.h"
 
-#define HTTP1_MAX_HEADER_BYTES (64 * 1024)
-#define HTTP1_MSG_LEN          256
-
-/* What one request looks like on the wire. */
-struct http1_request {
-    const char *method;         /* "GET", "HEAD", "POST", ... */
-    const struct url *url;      /* target and Host come from here */
-    const char *user_agent;     /* value of User-Agent, unless a header overrides it */
-    const char *const *headers; /* extra "Name: value" lines, sent as given */
-    size_t headers_len;
-    const void *body; /* NULL for none */
-    size_t body_len;
-    int keepalive;  /* 0: send "Connection: close" */
-    int compressed; /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
-};
-
-/* Checks what a caller may set on a request before it is queued: the method must be an
- * HTTP token; each header a "Name: value" line with a token name and no control byte in
- * its value; Content-Length and Transfer-Encoding are refused (salvo frames the body)
- * and Connection may only say close or keep-alive. Returns 0, or -1 with a one-line
- * reason in err. */
-int http1_check_request(const char *method, const char *const *headers, size_t headers_len,
-                        char *err, size_t errlen);
-
-/* Whether the header lines ask for "Connection: close" (the connection is then not
- * kept for another request). */
-int http1_asks_close(const char *const *headers, size_t headers_len);
-
-/* Serialises the request into out. Returns 0 or negative errno. A header line holding
- * CR or LF is refused with -EINVAL (it would split the request). */
-int http1_write_request(struct buf *out, const struct http1_request *req);
-
-/* The same without the body: the head alone (its Content-Length counts the body), for
- * callers that send the body from where it already lies instead of copying it. */
-int http1_write_head(struct buf *out, const struct http1_request *req);
+#define HTTP1_MAX_HEADER_BYTES  (64 * 1024)
+#define HTTP1_REDIRECT_BODY_MAX (64 * 1024)
+#define HTTP1_MSG_LEN           256
 
 enum http1_rc {
     HTTP1_AGAIN, /* need more bytes */
@@ -69,22 +47,47 @@ enum http1_rc {
     HTTP1_ERROR  /* failed: see http1.err and http1.msg */
 };
 
+/* How the final response's body is delimited (RFC 9112 6.3). */
+enum http1_framing {
+    HTTP1_NO_BODY, /* HEAD, 204, 304, or Content-Length: 0 */
+    HTTP1_LENGTH,  /* Content-Length bytes */
+    HTTP1_CHUNKED, /* the chunked transfer coding */
+    HTTP1_TO_EOF   /* until the connection closes */
+};
+
+#define HTTP1_MAX_CODINGS 4 /* content codings of one body, stacked, at most */
+
 /* A response in progress. Embedded in the connection; reinitialised by http1_begin for
  * every response. */
 struct http1 {
-    llhttp_t parser;         /* reinitialised per response */
-    int is_head;             /* the request was HEAD: the response has no body */
-    uint64_t max_body;       /* cap on decoded body bytes */
-    size_t header_bytes;     /* header bytes seen in this response, 1xx included */
-    int got_bytes;           /* any response byte arrived */
-    int status;              /* final status once its headers arrived, else 0 */
-    int done;                /* the final response is complete */
-    int keep_alive;          /* the connection may carry another request */
-    uint64_t bytes;          /* decoded body bytes */
-    uint64_t wire_bytes;     /* body bytes as received */
-    EVP_MD_CTX *sha;         /* non-NULL when hashing the body */
-    salvo_err_t err;         /* class of a failure, SALVO_E_OK while none */
-    char msg[HTTP1_MSG_LEN]; /* detail of a failure */
+    llhttp_t parser; /* parses one head at a time; reinitialised per head */
+    /* What the request expects. */
+    int is_head;          /* the request was HEAD: the response has no body */
+    int follow_redirects; /* a redirect's body is not the caller's (-L) */
+    uint64_t max_body;    /* cap on decoded body bytes */
+    /* The head being read. */
+    int in_body;         /* 0: reading a head (interim or final); 1: the final body */
+    unsigned head_line;  /* lines of the current head so far; 0 is the status line */
+    int pending_cr;      /* a CR of the status line waits to see whether LF follows */
+    struct buf line;     /* the current header line, without its line end (bounded) */
+    struct buf norm;     /* normalised head bytes waiting for llhttp */
+    char length[24];     /* the Content-Length passed on, "" while none */
+    size_t header_bytes; /* bytes of every head of this response, trailers included */
+    /* The final response. */
+    int got_bytes;              /* any response byte arrived */
+    int status;                 /* final status once its headers arrived, else 0 */
+    enum http1_framing framing; /* how its body ends */
+    uint64_t body_left;         /* HTTP1_LENGTH: bytes still to come */
+    struct chunked chunked;     /* HTTP1_CHUNKED: the decoder */
+    int discard;                /* a redirect to follow: its body is read and dropped */
+    uint64_t discarded;         /* bytes dropped so */
+    int done;                   /* the final response is complete */
+    int keep_alive;             /* the connection may carry another request */
+    uint64_t bytes;             /* decoded body bytes */
+    uint64_t wire_bytes;        /* body bytes as received (chunk framing excluded) */
+    EVP_MD_CTX *sha;            /* non-NULL when hashing the body */
+    salvo_err_t err;            /* class of a failure, SALVO_E_OK while none */
+    char msg[HTTP1_MSG_LEN];    /* detail of a failure */
     /* Header values the engine acts on (copied: llhttp's spans are borrowed). */
     struct buf field;       /* current header name (bounded) */
     struct buf value;       /* current header value (bounded) */
@@ -92,8 +95,15 @@ struct http1 {
     int location_conflict;  /* several different Location fields arrived */
     char *retry_after;      /* Retry-After, malloc'd, NULL when absent */
     char *content_encoding; /* Content-Encoding, malloc'd, NULL when absent */
-    struct decoder *dec;    /* gzip/deflate decoder of the body, NULL for identity */
+    /* Content decoders, in the order the body passes them (the last coding listed is
+     * undone first); ndec is 0 for an identity body. */
+    struct decoder *dec[HTTP1_MAX_CODINGS];
+    int ndec;
 };
+
+/* Whether a status is one that -L follows when a Location comes with it: 301, 302, 303,
+ * 307 and 308. */
+int http1_redirect_status(int status);
 
 /* One-time set-up of the shared llhttp settings; idempotent. */
 void http1_global_init(void);
@@ -101,9 +111,12 @@ void http1_global_init(void);
 /* Zeroes a new struct http1 once, before its first http1_begin. */
 void http1_init(struct http1 *h);
 
-/* Prepares h for the response to one request. hash: compute sha256 of the body.
+/* Prepares h for the response to one request. hash: compute sha256 of the body;
+ * follow_redirects: a redirect with a Location is followed (-L), so its body is read
+ * only as far as keep-alive needs (at most HTTP1_REDIRECT_BODY_MAX bytes, else the
+ * connection is given up), counted nowhere, and not waited for when it has no length.
  * Returns 0 or -ENOMEM. */
-int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash);
+int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash, int follow_redirects);
 
 /* Feeds response bytes. On HTTP1_DONE, *used tells how many of the bytes belonged to
  * the response; bytes past it were never asked for and make the connection unusable

@@ -10,11 +10,6 @@
 
 #include "engine.h"
 
-int redirect_status(int status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
 /* Whether a "Name: value" header line has one of the given names. */
 static int header_named(const char *line, const char *name)
 {
@@ -24,7 +19,8 @@ static int header_named(const char *line, const char *name)
 
 int redirect_wanted(const struct http1 *resp)
 {
-    return redirect_status(resp->status) && resp->location != NULL && resp->location[0] != '\0';
+    return http1_redirect_status(resp->status) && resp->location != NULL &&
+           resp->location[0] != '\0';
 }
 
 /* Headers meant for one origin must not travel to another (curl does the same):

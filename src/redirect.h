@@ -13,9 +13,6 @@
 
 struct req;
 
-/* 301, 302, 303, 307 and 308: the answers that name another location to fetch. */
-int redirect_status(int status);
-
 /* Whether a whole response is a redirect to follow: a redirect status with a Location.
  * A 3xx without one (or with an empty one) is a final response (RFC 9110 15.4). */
 int redirect_wanted(const struct http1 *resp);

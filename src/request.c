@@ -642,7 +642,8 @@ static void start_send(struct req *r)
     x->body_sent = 0;
     int rc = http1_write_head(&x->wire, &hr);
     if (rc == 0)
-        rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash);
+        rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash,
+                         eng->cfg.follow_redirects);
     if (rc < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "cannot build the request: %s", strerror(-rc));
         return;

@@ -199,7 +199,7 @@ static void run_pieces(const struct fixture *fx, const size_t *cuts, size_t ncut
 
     memset(o, 0, sizeof(*o));
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, fx->head, fx->max_body, 1), 0);
+    assert_int_equal(http1_begin(&h, fx->head, fx->max_body, 1, 0), 0);
     o->rc = HTTP1_AGAIN;
     for (i = 0; i < ncuts && o->rc != HTTP1_ERROR; i++) {
         size_t n = cuts[i] - start;
@@ -363,7 +363,7 @@ static void test_headers_at_cap(void **state)
     (void)state;
     http1_init(&h);
     for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+        assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
         assert_int_equal(feed_steps(&h, raw, len, steps[i]), HTTP1_DONE);
         assert_int_equal(h.header_bytes, HTTP1_MAX_HEADER_BYTES);
         assert_int_equal(h.status, 200);
@@ -382,7 +382,7 @@ static void test_headers_over_cap(void **state)
     (void)state;
     http1_init(&h);
     for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+        assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
         assert_int_equal(feed_steps(&h, raw, len, steps[i]), HTTP1_ERROR);
         assert_int_equal(h.err, SALVO_E_TOO_LARGE);
         assert_string_equal(h.msg, "response headers over 64 KiB");
@@ -412,7 +412,7 @@ static void test_headers_cap_spans_interim(void **state)
         assert_int_equal(buf_append(&b, "b", 1), 0);
     assert_int_equal(buf_append_str(&b, "\r\nContent-Length: 0\r\n\r\n"), 0);
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
     assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 4096), HTTP1_ERROR);
     assert_int_equal(h.err, SALVO_E_TOO_LARGE);
     http1_end(&h);
@@ -434,7 +434,7 @@ static void test_interim_flood(void **state)
         assert_int_equal(buf_append_str(&b, interim), 0);
     assert_int_equal(buf_append_str(&b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 0);
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
     assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 65536), HTTP1_ERROR);
     assert_int_equal(h.err, SALVO_E_TOO_LARGE);
     assert_int_equal(h.status, 0);
@@ -456,7 +456,7 @@ static void test_empty_header_lines_flood(void **state)
         assert_int_equal(buf_append_str(&b, "X:\r\n"), 0);
     assert_int_equal(buf_append_str(&b, "Content-Length: 0\r\n\r\n"), 0);
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
     assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 4096), HTTP1_ERROR);
     assert_int_equal(h.err, SALVO_E_TOO_LARGE);
     http1_end(&h);
@@ -515,14 +515,14 @@ static void test_error_messages(void **state)
 
     (void)state;
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
     assert_int_equal(http1_feed(&h, bad, sizeof(bad) - 1, &used), HTTP1_ERROR);
     assert_int_equal(h.err, SALVO_E_PROTOCOL);
     assert_non_null(strstr(h.msg, "HPE_UNEXPECTED_CONTENT_LENGTH: "));
-    assert_int_equal(http1_begin(&h, 0, 4, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 4, 0, 0), 0);
     assert_int_equal(http1_feed(&h, big, sizeof(big) - 1, &used), HTTP1_ERROR);
     assert_string_equal(h.msg, "body over 4 bytes");
-    assert_int_equal(http1_begin(&h, 0, 4, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 4, 0, 0), 0);
     assert_int_equal(http1_eof(&h), HTTP1_ERROR);
     assert_string_equal(h.msg, "connection closed before any response byte");
     http1_end(&h);
@@ -539,12 +539,12 @@ static void test_begin_again(void **state)
 
     (void)state;
     http1_init(&h);
-    assert_int_equal(http1_begin(&h, 0, 100, 1), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 1, 0), 0);
     assert_int_equal(http1_feed(&h, r1, sizeof(r1) - 1, &used), HTTP1_DONE);
     assert_int_equal(used, sizeof(r1) - 1);
     assert_string_equal(h.location, "/a");
     assert_int_equal(h.keep_alive, 1);
-    assert_int_equal(http1_begin(&h, 0, 100, 1), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 1, 0), 0);
     assert_null(h.location);
     assert_int_equal(h.status, 0);
     assert_int_equal(h.bytes, 0);
@@ -552,7 +552,7 @@ static void test_begin_again(void **state)
     http1_sha256_hex(&h, hex);
     /* sha256("ok"), not of "abcok": the digest restarted. */
     assert_string_equal(hex, "2689367b205c16ce32ed4200942b8b8b1e262dfc70d9bc9fbc77c49699a4f1df");
-    assert_int_equal(http1_begin(&h, 0, 100, 0), 0);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
     assert_null(h.sha);
     http1_end(&h);
     http1_end(&h); /* ending twice is harmless */

@@ -1,0 +1,260 @@
+/*
+ * http1_request.c -- the HTTP/1.1 request: what a caller may put on one (the checks
+ * salvo_submit and the CLI share) and its serialisation. See http1_request.h.
+ */
+#include "http1_request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* RFC 9110 tchar: the bytes a method or a field name may hold. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int is_token(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* A line that would end early on the wire: CR or LF anywhere splits the request. */
+static int has_crlf(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+/* A field value may hold visible characters, spaces and tabs (RFC 9110 5.5); any other
+ * control byte could end the line early or smuggle one in. */
+static int value_valid(const char *v)
+{
+    for (; *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* A "Name: value" line: a non-empty token before the first ':' and a valid value. */
+static int header_valid(const char *line)
+{
+    const char *colon = strchr(line, ':');
+
+    return colon != NULL && is_token(line, (size_t)(colon - line)) && value_valid(colon + 1);
+}
+
+static int header_is(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
+}
+
+/* The user's replacement for a default header, or NULL when there is none. */
+static const char *find_header(const struct http1_request *req, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < req->headers_len; i++)
+        if (header_is(req->headers[i], name))
+            return req->headers[i];
+    return NULL;
+}
+
+/* The value of a header line, without the white space around it. */
+static void header_value(const char *line, const char **v, size_t *n)
+{
+    const char *p = strchr(line, ':') + 1;
+    size_t len;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    len = strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    *v = p;
+    *n = len;
+}
+
+int http1_check_request(const char *method, const char *const *headers, size_t headers_len,
+                        char *err, size_t errlen)
+{
+    size_t i, n;
+    const char *v;
+
+    if (method != NULL && !is_token(method, strlen(method))) {
+        snprintf(err, errlen, "the method '%.64s' is not an HTTP token", method);
+        return -1;
+    }
+    for (i = 0; i < headers_len; i++) {
+        const char *h = headers[i];
+        if (h == NULL || strchr(h, ':') == NULL) {
+            snprintf(err, errlen, "header '%.64s' is not 'Name: value'", h ? h : "(null)");
+            return -1;
+        }
+        if (!is_token(h, (size_t)(strchr(h, ':') - h))) {
+            snprintf(err, errlen, "header '%.64s': the name is not an HTTP token", h);
+            return -1;
+        }
+        if (!header_valid(h)) {
+            snprintf(err, errlen, "header '%.64s': the value holds a control byte", h);
+            return -1;
+        }
+        /* salvo frames the body itself: a second framing header would make the request
+         * ambiguous on the wire (a request smuggling shape). */
+        if (header_is(h, "Content-Length") || header_is(h, "Transfer-Encoding")) {
+            snprintf(err, errlen, "header '%.64s': salvo sets the message framing itself", h);
+            return -1;
+        }
+        header_value(h, &v, &n);
+        if (header_is(h, "Connection") && !(n == 5 && strncasecmp(v, "close", 5) == 0) &&
+            !(n == 10 && strncasecmp(v, "keep-alive", 10) == 0)) {
+            snprintf(err, errlen, "header '%.64s': Connection may only be close or keep-alive", h);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int http1_asks_close(const char *const *headers, size_t headers_len)
+{
+    size_t i, n;
+    const char *v;
+
+    for (i = 0; i < headers_len; i++) {
+        if (!header_is(headers[i], "Connection"))
+            continue;
+        header_value(headers[i], &v, &n);
+        if (n == 5 && strncasecmp(v, "close", 5) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int request_valid(const struct http1_request *req)
+{
+    size_t i;
+
+    if (req->method == NULL || !is_token(req->method, strlen(req->method)) || req->url == NULL ||
+        req->url->target == NULL || req->url->authority == NULL || has_crlf(req->url->target) ||
+        has_crlf(req->url->authority) || (req->user_agent != NULL && has_crlf(req->user_agent)) ||
+        (req->body == NULL && req->body_len > 0))
+        return 0;
+    for (i = 0; i < req->headers_len; i++)
+        if (req->headers[i] == NULL || !header_valid(req->headers[i]))
+            return 0;
+    return 1;
+}
+
+/* Appends a, b and c (b and c may be NULL) and CRLF: the request is written once per
+ * attempt, so plain appends rather than printf. */
+static int line(struct buf *out, const char *a, const char *b, const char *c)
+{
+    int rc = buf_append_str(out, a);
+    if (rc == 0 && b != NULL)
+        rc = buf_append_str(out, b);
+    if (rc == 0 && c != NULL)
+        rc = buf_append_str(out, c);
+    return rc == 0 ? buf_append(out, "\r\n", 2) : rc;
+}
+
+/* Writes one default header, or the user's line of the same name in its place. */
+static int write_default(struct buf *out, const struct http1_request *req, const char *name,
+                         const char *value)
+{
+    const char *user = find_header(req, name);
+
+    if (user != NULL)
+        return line(out, user, NULL, NULL);
+    if (value == NULL)
+        return 0;
+    return line(out, name, ": ", value);
+}
+
+static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding",
+                                            "Connection"};
+
+static int is_default(const char *line)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(default_names) / sizeof(default_names[0]); i++)
+        if (header_is(line, default_names[i]))
+            return 1;
+    return 0;
+}
+
+static int write_head(struct buf *out, const struct http1_request *req)
+{
+    int need_length =
+        req->body != NULL || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
+    size_t i;
+    int rc;
+
+    rc = buf_append_str(out, req->method);
+    if (rc == 0)
+        rc = buf_append(out, " ", 1);
+    if (rc == 0)
+        rc = line(out, req->url->target, " HTTP/1.1", NULL);
+    if (rc == 0)
+        rc = write_default(out, req, "Host", req->url->authority);
+    if (rc == 0)
+        rc = write_default(out, req, "User-Agent", req->user_agent);
+    if (rc == 0)
+        rc = write_default(out, req, "Accept", "*/*");
+    if (rc == 0)
+        rc = write_default(out, req, "Accept-Encoding", req->compressed ? "gzip, deflate" : NULL);
+    /* Defaults the user replaced were written in the defaults' place (Host first). */
+    for (i = 0; rc == 0 && i < req->headers_len; i++)
+        if (!is_default(req->headers[i]))
+            rc = line(out, req->headers[i], NULL, NULL);
+    if (rc == 0 && need_length)
+        rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
+    if (rc == 0)
+        rc = write_default(out, req, "Connection", req->keepalive ? NULL : "close");
+    if (rc == 0)
+        rc = buf_append_str(out, "\r\n");
+    return rc;
+}
+
+/* Writes the head, and the body too when with_body is set. */
+static int write_request(struct buf *out, const struct http1_request *req, int with_body)
+{
+    size_t before = buf_size(out);
+    int rc;
+
+    /* Validate everything first, so that a refused request writes nothing at all. */
+    if (!request_valid(req))
+        return -EINVAL;
+    rc = write_head(out, req);
+    if (rc == 0 && with_body && req->body_len > 0)
+        rc = buf_append(out, req->body, req->body_len);
+    if (rc < 0)
+        goto fail;
+    return 0;
+
+fail:
+    /* Drop the partial request; growth may have compacted the buffer, moving off. */
+    out->len = out->off + before;
+    return rc;
+}
+
+int http1_write_head(struct buf *out, const struct http1_request *req)
+{
+    return write_request(out, req, 0);
+}
+
+int http1_write_request(struct buf *out, const struct http1_request *req)
+{
+    return write_request(out, req, 1);
+}
