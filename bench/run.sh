@@ -16,7 +16,10 @@
 #      at its --parallel-max cap of 300 against salvo at -c 300, and names resolved through
 #      a local dnsmasq instead of pins;
 #   4  instructions per request under callgrind (repeatable on a noisy machine);
-#   5  completion time per URL: the blocking staircase beside salvo's wall.
+#   5  completion time per URL: the blocking staircase beside salvo's wall;
+#   6  many requests to one origin (bench/same_origin.sh, with the same BENCH_QUICK): one
+#      request body shared by every request, 503s on one path beside slow answers on
+#      others, a hostile mix over three origins, and slow URLs of one host against curl.
 # No tool resolves a name through the system resolver: every client gets the farm's
 # name-to-address map as --resolve pins, and the DNS row uses a dnsmasq on 127.0.0.1 that
 # knows only the farm. Every request goes to 127.0.0.0/8. Every command is bounded by
@@ -30,6 +33,7 @@ cd "$(dirname "$0")/.." || exit 2
 export SALVO_BUILD=${SALVO_BUILD:-$(cd "${B:-build}" && pwd)}
 . tests/lib.sh
 . bench/farm.sh
+. bench/measure.sh
 T_START=$(date +%s)
 FAILED=0
 
@@ -54,7 +58,7 @@ done
 # salvo raises its own descriptor limit; curl and the baseline inherit this one.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-# ---- measuring ----------------------------------------------------------------------
+# ---- checking -----------------------------------------------------------------------
 
 # fail WHAT: notes a failed correctness check.
 fail() {
@@ -62,41 +66,11 @@ fail() {
     FAILED=1
 }
 
-# measure NAME CMD...: runs CMD (killed with its process group after LIMIT s) with stdin
-# from /dev/null and stdout to $T_DIR/NAME.out; sets WALL (s) and CPU (user + sys, ms)
-# from the clock around fork and exit and the rusage of wait4, to the microsecond (date
-# would add its own start-up, /usr/bin/time rounds to 10 ms), and RSS (peak, KB) from
-# /usr/bin/time in between: Linux carries the peak RSS of the parent's image across
-# exec, so the child's own figure needs a small parent.
-measure() {
-    local name=$1
-    shift
-    rm -f "$T_DIR/$name.time" "$T_DIR/$name.time.rss"
-    python3 -c '
-import os, signal, subprocess, sys, threading, time
-limit, out, err, res = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-cmd = ["/usr/bin/time", "-f", "%M", "-o", res + ".rss"] + sys.argv[5:]
-with open(out, "wb") as o, open(err, "wb") as e:
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=o, stderr=e,
-                         start_new_session=True)
-    killer = threading.Timer(limit, lambda: os.killpg(p.pid, signal.SIGKILL))
-    killer.start()
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    killer.cancel()
-with open(res, "w") as f:
-    f.write("%.3f %.1f\n" % (wall, (ru.ru_utime + ru.ru_stime) * 1000))
-' "$LIMIT" "$T_DIR/$name.out" "$T_DIR/$name.err" "$T_DIR/$name.time" "$@"
-    WALL=0 CPU=0 RSS=0
-    read -r WALL CPU <"$T_DIR/$name.time"
-    RSS=$(tail -1 "$T_DIR/$name.time.rss" 2>/dev/null)
-    [[ "$RSS" =~ ^[0-9]+$ ]] || RSS=0
-}
-
-# keep NAME OK EXPECTED: appends "wall cpu rss ok" to NAME.runs; checks OK == EXPECTED.
+# keep NAME OK EXPECTED: appends "wall cpu rss ok" to NAME.runs; checks OK == EXPECTED
+# and that no signal ended the command.
 keep() {
     echo "$WALL $CPU $RSS $2" >>"$T_DIR/$1.runs"
+    [ "$RC" -lt 128 ] || fail "$1: ended by signal $((RC - 128))"
     [ "$2" = "$3" ] || fail "$1: $2 of $3 ok ($(head -c 300 "$T_DIR/$1.err"))"
 }
 
@@ -126,16 +100,6 @@ pins() {
     farm_pins "$1" "$T_DIR/pins$1.txt"
     farm_pin_args "$T_DIR/pins$1.txt"
 }
-
-# med NAME COL: median of column COL (1 wall, 2 CPU, 3 RSS KB, 4 ok) over NAME's runs.
-med() {
-    awk -v c="$2" '{ print $c }' "$T_DIR/$1.runs" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR == 0) print "nan"; else print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
-}
-minok() { awk '{ print $4 }' "$T_DIR/$1.runs" | sort -g | head -1; }
-# calc EXPR [FMT]: awk arithmetic on numbers (nan when a divisor is 0).
-calc() { awk "BEGIN { x = $1; printf \"${2:-%.2f}\", x }" 2>/dev/null || echo nan; }
-div() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN { if (b + 0 == 0) print "nan"; else printf f, a / b }'; }
 
 # ---- figure 1: many slow sites --------------------------------------------------------
 
@@ -499,6 +463,23 @@ plot "$RES/fig5-blocking.dat" using 1:2 with steps lw 2 lc rgb "#cc3311" title "
 GP
 }
 
+# ---- figure 6: many requests to one origin ------------------------------------------
+
+fig6() {
+    local limit=900
+    [ "$MODE" = quick ] && limit=120
+    echo "bench: figure 6 (bench/same_origin.sh)" >&2
+    rm -f "$RES/same_origin.md" "$RES/same_origin.targets"
+    RES=$RES BENCH_CMD_LIMIT=$LIMIT timeout -k 5 "$limit" bash bench/same_origin.sh \
+        >"$T_DIR/same_origin.out" 2>"$T_DIR/same_origin.err" ||
+        fail "bench/same_origin.sh: $(tail -3 "$T_DIR/same_origin.err")"
+    {
+        echo "## 6. Many requests to one origin (bench/same_origin.sh)"
+        echo
+        cat "$RES/same_origin.md" 2>/dev/null || echo "(no same_origin.md)"
+    } >"$T_DIR/fig6.md"
+}
+
 # ---- targets --------------------------------------------------------------------------
 
 # verdict COND: "yes" or "**no**".
@@ -520,6 +501,7 @@ targets_md() {
         "$(verdict "$F1_CURL_LO >= 1 && $F1_CURL_HI >= 1 && $F1_CURL_S >= 1 && $F3_CURL >= 1") |"
     echo "| less memory per connection than curl (at -c $F3_CMP) | salvo $F3_SPC KB, curl" \
         "$F3_CPC KB | $(verdict "$F3_SPC < $F3_CPC") |"
+    cat "$RES/same_origin.targets" 2>/dev/null
     echo
 }
 
@@ -537,6 +519,7 @@ fig3_md >"$T_DIR/fig3.md"
 fig4 >"$T_DIR/fig4.md"
 fig5
 fig5_md >"$T_DIR/fig5.md"
+fig6
 plot1 && plot3 && plot5 || fail "gnuplot"
 for f in "$T_DIR"/f1.dat "$T_DIR"/f3.dat; do cp "$f" "$RES/fig$(basename "$f" | cut -c2).dat"; done
 reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
@@ -554,7 +537,8 @@ reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
         "from /usr/bin/time."
     echo
     targets_md
-    cat "$T_DIR"/fig1.md "$T_DIR"/fig2.md "$T_DIR"/fig3.md "$T_DIR"/fig4.md "$T_DIR"/fig5.md
+    cat "$T_DIR"/fig1.md "$T_DIR"/fig2.md "$T_DIR"/fig3.md "$T_DIR"/fig4.md "$T_DIR"/fig5.md \
+        "$T_DIR"/fig6.md
     [ "$FAILED" = 0 ] || printf '**Some correctness check FAILED: see the stderr of bench/run.sh.**\n'
 } >"$RES/README.md"
 farm_stop
