@@ -36,10 +36,11 @@ enum decode_kind {
 #define DECODE_STOPPED 1  /* the sink asked to stop; the decoder stays usable */
 #define DECODE_ERROR   -1 /* corrupt, truncated or unsupported stream: see decoder_message */
 
-/* Maps a Content-Encoding value to a kind: "gzip" and "x-gzip" to DECODE_GZIP,
- * "deflate" to DECODE_DEFLATE, NULL, "" and "identity" to DECODE_IDENTITY. Anything
- * else (br, zstd, a list of several codings) gives -1: the caller then keeps the body
- * as it came. Case-insensitive; spaces and tabs around the value are ignored. */
+/* Maps one content coding to a kind: "gzip" and "x-gzip" to DECODE_GZIP, "deflate" to
+ * DECODE_DEFLATE, NULL, "" and "identity" to DECODE_IDENTITY. Anything else (br, zstd,
+ * a list of several codings) gives -1. Case-insensitive; spaces and tabs around the
+ * value are ignored. (A list is split by the caller, which chains one decoder per
+ * coding and fails the response on a coding it cannot undo.) */
 int decode_kind_parse(const char *content_encoding);
 
 /* Receives decoded bytes (borrowed: valid only during the call, len <= DECODE_CHUNK).

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "http1.h"
 #include "result.h"
@@ -463,6 +464,130 @@ static void test_empty_header_lines_flood(void **state)
     buf_free(&b);
 }
 
+/* Every byte of the head counts: 5,001 short lines (85 KB on the wire, of which names and
+ * values are only 63.5 KiB) are over the cap. */
+static void test_short_header_lines_count_whole(void **state)
+{
+    struct buf b;
+    struct http1 h;
+    size_t i;
+
+    (void)state;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(buf_append_str(&b, "HTTP/1.1 200 OK\r\n"), 0);
+    for (i = 0; i < 5001; i++)
+        assert_int_equal(buf_printf(&b, "X-Head-%04zu: vv\r\n", i % 10000), 0);
+    assert_int_equal(buf_append_str(&b, "Content-Length: 0\r\n\r\n"), 0);
+    assert_true(buf_size(&b) > 80000);
+    http1_init(&h);
+    assert_int_equal(http1_begin(&h, 0, 100, 0, 0), 0);
+    assert_int_equal(feed_steps(&h, buf_head(&b), buf_size(&b), 1000), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_TOO_LARGE);
+    http1_end(&h);
+    buf_free(&b);
+}
+
+/* Compresses src with zlib in the given format: 31 for gzip, 15 for zlib ("deflate"). */
+static size_t compress_as(const char *src, size_t n, unsigned char *out, size_t cap, int bits)
+{
+    z_stream z;
+
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)src;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    size_t len = cap - z.avail_out;
+    deflateEnd(&z);
+    return len;
+}
+
+/* Feeds a 200 whose body is `body` under the given Content-Encoding. */
+static enum http1_rc feed_coded(struct http1 *h, const char *coding, const unsigned char *body,
+                                size_t n)
+{
+    struct buf b;
+    size_t used;
+
+    buf_init(&b, 1 << 20);
+    assert_int_equal(buf_printf(&b,
+                                "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\n"
+                                "Content-Length: %zu\r\n\r\n",
+                                coding, n),
+                     0);
+    assert_int_equal(buf_append(&b, body, n), 0);
+    assert_int_equal(http1_begin(h, 0, 1 << 20, 1, 0), 0);
+    enum http1_rc rc = http1_feed(h, buf_head(&b), buf_size(&b), &used);
+    buf_free(&b);
+    return rc;
+}
+
+/* Stacked codings are undone last first ("deflate, identity, gzip": gzip came last);
+ * a coding salvo cannot undo fails with decode rather than hand back encoded bytes. */
+static void test_stacked_codings(void **state)
+{
+    static const char text[] = "stacked codings, decoded in order";
+    unsigned char inner[512], outer[512];
+    struct http1 h;
+    char hex[65], want[65];
+
+    (void)state;
+    size_t n1 = compress_as(text, sizeof text - 1, inner, sizeof inner, 15);
+    size_t n2 = compress_as((const char *)inner, n1, outer, sizeof outer, 31);
+    http1_init(&h);
+    assert_int_equal(feed_coded(&h, "deflate, identity, gzip", outer, n2), HTTP1_DONE);
+    assert_int_equal(h.bytes, sizeof text - 1);
+    assert_int_equal(h.wire_bytes, n2);
+    http1_sha256_hex(&h, hex);
+    assert_int_equal(http1_begin(&h, 0, 1 << 20, 1, 0), 0);
+    size_t used;
+    char plain[128];
+    int len = snprintf(plain, sizeof plain, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s",
+                       sizeof text - 1, text);
+    assert_int_equal(http1_feed(&h, plain, (size_t)len, &used), HTTP1_DONE);
+    http1_sha256_hex(&h, want);
+    assert_string_equal(hex, want);
+    /* In the wrong order the inner stream is not gzip: decode. */
+    assert_int_equal(feed_coded(&h, "gzip, deflate", outer, n2), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_DECODE);
+    /* Unknown codings, alone or stacked. */
+    assert_int_equal(feed_coded(&h, "br", outer, n2), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_DECODE);
+    assert_non_null(strstr(h.msg, "br"));
+    assert_int_equal(feed_coded(&h, "gzip, zstd", outer, n2), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_DECODE);
+    http1_end(&h);
+}
+
+/* Under -L, a redirect's body is not the caller's: not counted, not capped, and one with
+ * no length is not waited for. */
+static void test_redirect_body_dropped(void **state)
+{
+    static const char with_length[] = "HTTP/1.1 302 Found\r\nLocation: /next\r\n"
+                                      "Content-Length: 10\r\n\r\n0123456789";
+    static const char to_eof[] = "HTTP/1.1 302 Found\r\nLocation: /next\r\n\r\nmore to come";
+    struct http1 h;
+    size_t used;
+
+    (void)state;
+    http1_init(&h);
+    assert_int_equal(http1_begin(&h, 0, 4, 0, 1), 0); /* a cap below the body's size */
+    assert_int_equal(http1_feed(&h, with_length, sizeof with_length - 1, &used), HTTP1_DONE);
+    assert_int_equal(used, sizeof with_length - 1);
+    assert_int_equal(h.bytes, 0);
+    assert_int_equal(h.keep_alive, 1);
+    assert_int_equal(http1_begin(&h, 0, 4, 0, 1), 0);
+    assert_int_equal(http1_feed(&h, to_eof, sizeof to_eof - 1, &used), HTTP1_DONE);
+    assert_int_equal(h.keep_alive, 0);
+    /* Without -L the same body is the caller's, and over the cap. */
+    assert_int_equal(http1_begin(&h, 0, 4, 0, 0), 0);
+    assert_int_equal(http1_feed(&h, with_length, sizeof with_length - 1, &used), HTTP1_ERROR);
+    assert_int_equal(h.err, SALVO_E_TOO_LARGE);
+    http1_end(&h);
+}
+
 /* What a caller may and may not put on a request. */
 static void test_check_request(void **state)
 {
@@ -786,6 +911,9 @@ int main(void)
         cmocka_unit_test(test_interim_flood),
         cmocka_unit_test(test_empty_header_lines_flood),
         cmocka_unit_test(test_check_request),
+        cmocka_unit_test(test_short_header_lines_count_whole),
+        cmocka_unit_test(test_stacked_codings),
+        cmocka_unit_test(test_redirect_body_dropped),
         cmocka_unit_test(test_write_user_connection),
         cmocka_unit_test(test_begin_again),
         cmocka_unit_test(test_write_get),
