@@ -133,6 +133,10 @@ typedef struct salvo_result {
     const char *sha256;                  /* hex digest of the decoded body, with config.hash */
     const salvo_attempt_t *attempts_log; /* with config.attempt_log; else NULL */
     size_t attempts_log_len;
+    /* Fields below were added after 0.1.0; a program built against an older header
+     * simply does not see them (the library allocates the struct). */
+    double start_ms; /* when the request got its slot, ms from the start of the run;
+                        negative when it never got one: a waterfall's x axis */
 } salvo_result_t;
 
 typedef struct salvo salvo_t;
@@ -255,6 +259,25 @@ typedef struct salvo_stats {
 } salvo_stats_t;
 
 SALVO_API void salvo_stats(const salvo_t *engine, salvo_stats_t *stats);
+
+/* One state change of a request, for salvo_set_trace. The strings are static names
+ * ("queued", "resolving", "wait_ip", "connecting", "tls", "sending", "receiving",
+ * "backoff", "done") and a short detail ("" when none); valid during the callback. */
+typedef struct salvo_transition {
+    uint64_t index;     /* the request's index */
+    double t_ms;        /* milliseconds from the start of the run */
+    const char *from;   /* the state left */
+    const char *to;     /* the state entered */
+    const char *detail; /* why, when there is something to say */
+} salvo_transition_t;
+
+/* Called for every state change of every request, from inside salvo_run; it must not
+ * call back into the engine. */
+typedef void salvo_trace_cb(const salvo_transition_t *t, void *user);
+
+/* Watches the life of every request: cb (NULL: stop) is called once per state change.
+ * A setter rather than a config field, so that salvo_config_t keeps its layout. */
+SALVO_API void salvo_set_trace(salvo_t *engine, salvo_trace_cb *cb, void *user);
 
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */

@@ -3,10 +3,11 @@
  * requests and the same records as the engine, one URL at a time, the way a simple
  * script does it: getaddrinfo, connect, SSL_connect, send and recv on a blocking socket.
  *
- * It shares everything but the I/O model with the engine: the URL parser, the request
- * writer and the response parser (http1, gzip included), TLS set-up and verification
- * (tls, through a socket BIO instead of memory BIOs), --resolve pins (dns), the retry
- * and redirect rules and the record (result). So bench/ compares the I/O model alone.
+ * It is a driver of its own over the same request core (request.c: states, attempts and
+ * their record, the retry and redirect rules, the one exit) and the same connections
+ * (conn.c: tcp and TLS transports, here over a blocking socket), request writer and
+ * response parser (http1, gzip included), and --resolve pins (dns). So bench/ compares
+ * the I/O model alone.
  *
  * Deadlines, and where a blocking call cannot honour one:
  *   - getaddrinfo has no deadline at all: a silent resolver costs glibc's own timeouts
@@ -31,19 +32,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "blocking.h"
 #include "redirect.h"
-#include "retry.h"
+#include "request.h"
 #include "sock.h"
 
 #define RECV_CHUNK (64 * 1024)
 
-/* One attempt's connection: the socket and, for https, its TLS session. */
-struct bconn {
-    int fd;
-    struct tls *tls;
-    uint64_t connect_deadline_us; /* --connect-timeout: DNS, connect and TLS */
-    uint64_t deadline_us;         /* --max-time for this attempt */
+/* One attempt's deadlines, in microseconds on the monotonic clock. */
+struct deadlines {
+    uint64_t connect; /* --connect-timeout: DNS, connect and TLS */
+    uint64_t attempt; /* --max-time for this attempt */
 };
 
 static uint64_t now_us(void)
@@ -93,6 +92,7 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
 {
     struct req_attempt *a = &r->run->a;
     uint64_t t0 = now_us();
+    req_set_state(r, REQ_RESOLVING, "");
     if (dns_pinned(r->eng->dns, r->url.host, r->url.port, ans)) {
         a->dns_ms = 0;
         return SALVO_E_OK;
@@ -113,149 +113,125 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     return SALVO_E_OK;
 }
 
-static salvo_err_t connect_one(struct req *r, const struct sockaddr *sa, struct bconn *c)
+/* One blocking connect; on success c is the connection over the socket. */
+static salvo_err_t connect_one(struct req *r, const struct sockaddr *sa, const struct deadlines *d,
+                               struct conn *c)
 {
     struct req_attempt *a = &r->run->a;
     sock_addr_str(sa, a->remote_ip, sizeof a->remote_ip);
-    c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        return fail(a, SALVO_E_RESOURCE, "socket: %s", strerror(errno));
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return fail(a, req_errno_class(errno, REQ_CONNECTING), "socket: %s", strerror(errno));
     uint64_t t0 = now_us();
     int e = ETIMEDOUT;
-    if (set_timeouts(c->fd, c->connect_deadline_us) == 0 &&
-        connect(c->fd, sa, sock_addr_len(sa)) == 0) {
+    if (set_timeouts(fd, d->connect) == 0 && connect(fd, sa, sock_addr_len(sa)) == 0) {
         a->connect_ms = ms_between(t0, now_us());
+        conn_init_blocking(c, fd, sa);
         return SALVO_E_OK;
     }
-    if (now_us() < c->connect_deadline_us)
+    if (now_us() < d->connect)
         e = errno;
-    close(c->fd);
-    c->fd = -1;
+    close(fd);
     /* SO_SNDTIMEO makes a blocking connect give up with EINPROGRESS. */
-    if (e == EINPROGRESS || e == EAGAIN || e == ETIMEDOUT)
-        return fail(a, SALVO_E_CONNECT_TIMEOUT, "connect to %s: no answer within %g s",
-                    a->remote_ip, r->eng->cfg.connect_timeout);
-    salvo_err_t cls = e == ECONNREFUSED                                    ? SALVO_E_CONNECT_REFUSED
-                      : (e == EMFILE || e == ENFILE || e == EADDRNOTAVAIL) ? SALVO_E_RESOURCE
-                                                                           : SALVO_E_CONNECT_ERROR;
+    salvo_err_t cls = req_errno_class(e, REQ_CONNECTING);
+    if (cls == SALVO_E_CONNECT_TIMEOUT)
+        return fail(a, cls, "connect to %s: no answer within %g s", a->remote_ip,
+                    r->eng->cfg.connect_timeout);
     return fail(a, cls, "connect to %s port %u: %s", a->remote_ip, r->url.port, strerror(e));
 }
 
-static salvo_err_t handshake(struct req *r, struct bconn *c)
+static salvo_err_t handshake(struct req *r, struct conn *c, const struct deadlines *d)
 {
     struct req_attempt *a = &r->run->a;
     char err[256], key[300];
+    req_set_state(r, REQ_TLS, "");
     if (engine_tls(r->eng) == NULL)
         return fail(a, SALVO_E_RESOURCE, "TLS set-up failed: %s", r->eng->tls_err);
     snprintf(key, sizeof key, "%s:%u", r->url.host, r->url.port);
-    c->tls =
-        tls_new_fd(r->eng->tls, c->fd, r->url.host, r->url.host_is_ip != 0, key, err, sizeof err);
-    if (c->tls == NULL)
+    if (conn_tls_start(c, r->eng->tls, r->url.host, r->url.host_is_ip != 0, key, err, sizeof err) <
+        0)
         return fail(a, SALVO_E_RESOURCE, "TLS set-up failed: %s", err);
     uint64_t t0 = now_us();
-    struct buf unused; /* a socket BIO leaves nothing to drain */
-    buf_init(&unused, 0);
-    if (set_timeouts(c->fd, c->connect_deadline_us) < 0)
+    if (set_timeouts(c->fd, d->connect) < 0)
         return fail(a, SALVO_E_TLS_TIMEOUT, "no time left for the TLS handshake");
-    enum tls_rc rc = tls_handshake(c->tls, &unused);
-    if (rc == TLS_OK) {
+    int rc = conn_handshake(c);
+    if (rc == 0) {
         a->tls_ms = ms_between(t0, now_us());
-        req_capture_tls(a, c->tls, 1);
+        req_capture_tls(a, conn_tls(c), 1);
         return SALVO_E_OK;
     }
-    if (rc == TLS_AGAIN) /* the socket timed out inside SSL_connect */
+    if (rc == CONN_AGAIN) /* the socket timed out inside the handshake */
         return fail(a, SALVO_E_TLS_TIMEOUT, "TLS handshake: no answer within %g s",
                     r->eng->cfg.connect_timeout);
+    if (rc != CONN_ETLS)
+        return fail(a, req_errno_class(-rc, REQ_TLS), "TLS handshake: %s", strerror(-rc));
     const char *why = NULL;
-    salvo_err_t cls = tls_error(c->tls, &why);
-    req_capture_tls(a, c->tls, 0);
+    salvo_err_t cls = tls_error(conn_tls(c), &why);
+    req_capture_tls(a, conn_tls(c), 0);
     return fail(a, cls, "%s", why ? why : "TLS handshake failed");
 }
 
 /* Sends n bytes from p, or classifies why not. */
-static salvo_err_t send_all(struct req *r, struct bconn *c, const char *p, size_t n)
+static salvo_err_t send_all(struct req *r, struct conn *c, const struct deadlines *d, const char *p,
+                            size_t n)
 {
     struct req_attempt *a = &r->run->a;
-    struct buf unused;
-    buf_init(&unused, 0);
     while (n > 0) {
-        if (set_timeouts(c->fd, c->deadline_us) < 0)
+        if (set_timeouts(c->fd, d->attempt) < 0)
             return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
-        long k;
-        if (c->tls != NULL) {
-            k = tls_write(c->tls, p, n, &unused);
-            if (k == -TLS_AGAIN)
-                return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
-            if (k <= 0)
-                return fail(a, SALVO_E_RESET, "sending the request: TLS write failed");
-        } else {
-            k = (long)sock_send(c->fd, p, n);
-            if (k == -EAGAIN)
-                return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
-            if (k < 0)
-                return fail(a, SALVO_E_RESET, "sending the request: %s", strerror((int)-k));
-        }
+        ssize_t k = conn_write(c, p, n);
+        if (k == CONN_AGAIN || k == 0)
+            return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
+        if (k == CONN_ETLS)
+            return fail(a, SALVO_E_RESET, "sending the request: TLS write failed");
+        if (k < 0)
+            return fail(a, req_errno_class((int)-k, REQ_SENDING), "sending the request: %s",
+                        strerror((int)-k));
         p += k;
         n -= (size_t)k;
     }
+    if (conn_flush(c) != 0)
+        return fail(a, SALVO_E_TIMEOUT, "max time passed while sending");
     return SALVO_E_OK;
 }
 
 /* Sends the head, then the body from its one shared copy. */
-static salvo_err_t send_request(struct req *r, struct bconn *c)
+static salvo_err_t send_request(struct req *r, struct conn *c, const struct deadlines *d)
 {
     struct buf *w = &r->run->wire;
+    req_set_state(r, REQ_SENDING, "");
     r->run->a.sent = 1;
-    salvo_err_t e = send_all(r, c, buf_head(w), buf_size(w));
+    salvo_err_t e = send_all(r, c, d, buf_head(w), buf_size(w));
     if (e == SALVO_E_OK && r->body != NULL)
-        e = send_all(r, c, r->body->data, r->body->len);
+        e = send_all(r, c, d, r->body->data, r->body->len);
     if (e == SALVO_E_OK)
         r->run->a.t_sent = now_us();
     return e;
 }
 
-/* One read: bytes, 0 at EOF, -EAGAIN on timeout, or another -errno / CONN_ETLS. A
- * signal interrupts it (-EINTR): that is how SIGINT reaches a blocked baseline. */
-static long read_some(struct bconn *c, char *dst, size_t cap)
-{
-    if (c->tls == NULL) {
-        ssize_t k = recv(c->fd, dst, cap, 0);
-        if (k >= 0)
-            return (long)k;
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
-    struct buf unused;
-    buf_init(&unused, 0);
-    long n = tls_read(c->tls, dst, cap, &unused);
-    if (n > 0)
-        return n;
-    if (n == -TLS_CLOSED || n == -TLS_EOF)
-        return 0;
-    return n == -TLS_AGAIN ? -EAGAIN : CONN_ETLS;
-}
-
-static salvo_err_t receive(struct req *r, struct bconn *c)
+static salvo_err_t receive(struct req *r, struct conn *c, const struct deadlines *d)
 {
     struct req_run *x = r->run;
     struct req_attempt *a = &x->a;
     char chunk[RECV_CHUNK];
+    req_set_state(r, REQ_RECEIVING, "");
     for (;;) {
-        if (set_timeouts(c->fd, c->deadline_us) < 0)
+        if (set_timeouts(c->fd, d->attempt) < 0)
             return fail(a, SALVO_E_TIMEOUT, "max time of %g s passed while receiving",
                         r->eng->cfg.max_time);
-        long n = read_some(c, chunk, sizeof chunk);
+        ssize_t n = conn_recv(c, chunk, sizeof chunk);
         if (n == -EINTR && r->eng->cancel_requested)
             return fail(a, SALVO_E_CANCELLED, "the run was interrupted");
         if (n == -EINTR)
             continue;
-        if (n == -EAGAIN)
+        if (n == CONN_AGAIN)
             return fail(a, SALVO_E_TIMEOUT, "max time of %g s passed while receiving",
                         r->eng->cfg.max_time);
         if (n == CONN_ETLS)
             return fail(a, SALVO_E_PROTOCOL, "TLS error while receiving");
         if (n < 0)
-            return fail(a, n == -ETIMEDOUT ? SALVO_E_TIMEOUT : SALVO_E_RESET,
-                        "reading the response: %s", strerror((int)-n));
+            return fail(a, req_errno_class((int)-n, REQ_RECEIVING), "reading the response: %s",
+                        strerror((int)-n));
         enum http1_rc rc;
         if (n > 0) {
             r->eng->stats.bytes_received += (uint64_t)n;
@@ -280,12 +256,12 @@ static salvo_err_t receive(struct req *r, struct bconn *c)
 
 /* ---- one attempt, one request ------------------------------------------------------ */
 
-static salvo_err_t exchange(struct req *r, struct bconn *c)
+static salvo_err_t exchange(struct req *r, struct conn *c, const struct deadlines *d)
 {
     struct req_run *x = r->run;
     const salvo_config_t *cfg = &r->eng->cfg;
     if (r->url.tls) {
-        salvo_err_t e = handshake(r, c);
+        salvo_err_t e = handshake(r, c, d);
         if (e != SALVO_E_OK)
             return e;
     }
@@ -304,9 +280,9 @@ static salvo_err_t exchange(struct req *r, struct bconn *c)
     if (http1_write_head(&x->wire, &hr) < 0 ||
         http1_begin(&x->http, r->is_head, cfg->max_filesize, cfg->hash, cfg->follow_redirects) < 0)
         return fail(&x->a, SALVO_E_RESOURCE, "cannot build the request");
-    salvo_err_t e = send_request(r, c);
+    salvo_err_t e = send_request(r, c, d);
     if (e == SALVO_E_OK)
-        e = receive(r, c);
+        e = receive(r, c, d);
     if (e == SALVO_E_OK && cfg->hash)
         http1_sha256_hex(&x->http, x->sha256);
     return e;
@@ -314,27 +290,20 @@ static salvo_err_t exchange(struct req *r, struct bconn *c)
 
 static salvo_err_t attempt(struct req *r)
 {
-    struct req_run *x = r->run;
-    uint64_t start = now_us();
-    if (r->t_first_attempt == 0)
-        r->t_first_attempt = start;
-    r->attempts++;
-    r->eng->stats.attempts++;
-    r->eng->stats.retries += r->attempts > 1;
-    http1_clear(&x->http);
-    x->sha256[0] = '\0';
-    req_attempt_reset(&x->a, start);
+    req_attempt_begin(r);
+    uint64_t start = r->run->a.t_start;
     struct dns_answer ans;
     salvo_err_t e = resolve(r, &ans);
     if (e != SALVO_E_OK)
         return e;
-    struct bconn c = {
-        .fd = -1,
-        .connect_deadline_us = start + (uint64_t)(r->eng->cfg.connect_timeout * 1e6),
-        .deadline_us = start + (uint64_t)(r->eng->cfg.max_time * 1e6),
+    struct deadlines d = {
+        .connect = start + (uint64_t)(r->eng->cfg.connect_timeout * 1e6),
+        .attempt = start + (uint64_t)(r->eng->cfg.max_time * 1e6),
     };
+    struct conn c;
+    req_set_state(r, REQ_CONNECTING, "");
     for (size_t i = 0; i < ans.n; i++) {
-        e = connect_one(r, (const struct sockaddr *)&ans.addrs[i], &c);
+        e = connect_one(r, (const struct sockaddr *)&ans.addrs[i], &d, &c);
         if (e == SALVO_E_OK || e == SALVO_E_RESOURCE)
             break;
     }
@@ -342,15 +311,8 @@ static salvo_err_t attempt(struct req *r)
         return e;
     r->eng->stats.connections_opened++;
     r->eng->stats.max_open_connections = 1;
-    e = exchange(r, &c);
-    if (c.tls != NULL) {
-        struct buf unused;
-        buf_init(&unused, 0);
-        if (e == SALVO_E_OK)
-            tls_shutdown(c.tls, &unused);
-        tls_free(c.tls);
-    }
-    close(c.fd);
+    e = exchange(r, &c, &d);
+    conn_close(&c); /* a close_notify when TLS is up; nothing is waited for */
     return e;
 }
 
@@ -367,8 +329,12 @@ static void fetch(struct req *r)
 {
     r->t_slot = now_us();
     r->eng->stats.max_in_flight = 1;
+    if (r->url_err != SALVO_E_OK) {
+        req_complete(r, r->url_err, r->url_msg);
+        return;
+    }
     if (req_run_prepare(r) < 0) {
-        req_finish(r, SALVO_E_RESOURCE, "out of memory");
+        req_complete(r, SALVO_E_RESOURCE, "out of memory");
         return;
     }
     for (;;) {
@@ -377,30 +343,34 @@ static void fetch(struct req *r)
         req_end_attempt(r, e);
         uint64_t wait;
         if (r->eng->cancel_requested) {
-            req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
+            req_complete(r, SALVO_E_CANCELLED, "the run was interrupted");
             return;
         }
-        if (e == SALVO_E_OK && r->eng->cfg.follow_redirects && redirect_wanted(&r->run->http)) {
+        if (e == SALVO_E_OK && r->eng->cfg.follow_redirects &&
+            redirect_wanted(status, r->run->http.location)) {
             char msg[REQ_MSG_LEN];
-            e = redirect_apply(r, &r->run->http, msg, sizeof msg);
+            e = req_follow_redirect(r, msg, sizeof msg);
             if (e != SALVO_E_OK) {
-                req_finish(r, e, msg);
+                req_complete(r, e, msg);
                 return;
             }
-            r->attempts = 0;
+            req_set_state(r, REQ_QUEUED, "redirect");
             continue;
         }
         if (!req_retry_decision(r, e, status, &wait)) {
-            req_finish(r, e, r->run->a.msg);
+            req_complete(r, e, e == SALVO_E_OK ? NULL : r->run->a.msg);
             return;
         }
         if (r->eng->cfg.attempt_log && r->log_len > 0)
             r->log[r->log_len - 1].a.backoff_ms = (double)wait;
+        r->backoff_ms = wait;
+        req_set_state(r, REQ_BACKOFF, "");
         sleep_ms(r->eng, wait);
         if (r->eng->cancel_requested) {
-            req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
+            req_complete(r, SALVO_E_CANCELLED, "the run was interrupted");
             return;
         }
+        req_set_state(r, REQ_QUEUED, "retry");
     }
 }
 
@@ -428,13 +398,8 @@ int blocking_run(struct salvo *eng)
             pull_one(eng);
         if (list_empty(&eng->live))
             break;
-        struct req *r = list_entry(eng->live.next, struct req, live);
-        if (r->url_err != SALVO_E_OK) {
-            req_finish(r, r->url_err, r->url_msg);
-            continue;
-        }
-        limiter_remove(eng, r); /* the engine's queues play no part here */
-        fetch(r);
+        fetch(list_entry(eng->live.next, struct req, live));
+        req_deliver(eng);
     }
     return 0;
 }

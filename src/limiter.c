@@ -1,126 +1,157 @@
 /*
- * limiter.c -- global slots, and who gets the next one.
- *
- * A waiting request sits in its origin's queue. An origin is "ready" when it has
- * waiting requests and room for one more connection (an idle one, or fewer open than it
- * is allowed). The scheduler hands free slots to ready origins in round-robin order, one
- * request each, so a thousand URLs of one busy site at the head of the input cannot keep
- * the other sites waiting: a request whose origin has no room holds no slot and blocks
- * nobody (the fairness of curl's per-host pending queue, without its rescans).
- *
- * A slot is held from the start of an attempt to its end; a request sleeping between
- * attempts holds none. A request coming back from a backoff or a redirect goes to the
- * front of its origin's queue: it was admitted once already.
- *
- * The scheduling pass (limiter_run_pass) runs from a deferred callback, never nested in
- * the code that freed a slot: a request that finishes inside its own I/O callback must
- * not start its successor on the same stack. The pass also pulls more input from the
- * feed while fewer than a window's worth wait, and stops the loop when nothing is left.
+ * limiter.c -- global slots and per-origin lanes of waiters. See limiter.h.
  */
-#include "engine.h"
+#include "limiter.h"
 
-int limiter_enqueue(struct salvo *eng, struct req *r, int at_front)
+#include <errno.h>
+#include <stdlib.h>
+
+#define LANE_BUCKETS_MIN 64
+
+struct lane {
+    struct lane *next_in_bucket; /* hash chain */
+    struct origin *origin;
+    struct list waiters; /* FIFO */
+    struct list link;    /* in limiter->lanes */
+};
+
+static size_t bucket_of(const struct limiter *l, const struct origin *o)
 {
-    if (r->origin == NULL) {
-        r->origin = pool_origin(eng->pool, r->url.tls, r->url.host, r->url.port);
-        if (r->origin == NULL)
-            return -1;
+    uintptr_t h = (uintptr_t)o;
+    h ^= h >> 17; /* pointers share their low bits */
+    h *= 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 32) & (l->nbuckets - 1);
+}
+
+int limiter_init(struct limiter *l, struct pool *pool, size_t slots)
+{
+    l->pool = pool;
+    l->slots = slots;
+    l->in_flight = l->max_in_flight = l->waiting = 0;
+    list_init(&l->lanes);
+    l->nbuckets = LANE_BUCKETS_MIN;
+    l->nlanes = 0;
+    l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
+    return l->buckets != NULL ? 0 : -ENOMEM;
+}
+
+void limiter_free(struct limiter *l)
+{
+    free(l->buckets);
+    l->buckets = NULL;
+}
+
+static struct lane **find(struct limiter *l, const struct origin *o)
+{
+    struct lane **pp = &l->buckets[bucket_of(l, o)];
+    while (*pp != NULL && (*pp)->origin != o)
+        pp = &(*pp)->next_in_bucket;
+    return pp;
+}
+
+static void grow(struct limiter *l)
+{
+    size_t n = l->nbuckets * 2;
+    struct lane **b = calloc(n, sizeof *b);
+    if (b == NULL)
+        return; /* longer chains, still correct */
+    struct lane **old = l->buckets;
+    size_t oldn = l->nbuckets;
+    l->buckets = b;
+    l->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        while (old[i] != NULL) {
+            struct lane *ln = old[i];
+            old[i] = ln->next_in_bucket;
+            size_t k = bucket_of(l, ln->origin);
+            ln->next_in_bucket = b[k];
+            b[k] = ln;
+        }
     }
-    struct origin *o = r->origin;
-    r->state = REQ_QUEUED;
+    free(old);
+}
+
+static void lane_free(struct limiter *l, struct lane *ln)
+{
+    struct lane **pp = find(l, ln->origin);
+    *pp = ln->next_in_bucket;
+    list_remove(&ln->link);
+    l->nlanes--;
+    free(ln);
+}
+
+int limiter_wait(struct limiter *l, struct limiter_waiter *w, struct origin *o, int at_front,
+                 limiter_fn *cb, void *data)
+{
+    struct lane **pp = find(l, o);
+    struct lane *ln = *pp;
+    if (ln == NULL) {
+        ln = calloc(1, sizeof *ln);
+        if (ln == NULL)
+            return -ENOMEM;
+        ln->origin = o;
+        list_init(&ln->waiters);
+        list_push_back(&l->lanes, &ln->link);
+        *pp = ln;
+        if (++l->nlanes > l->nbuckets)
+            grow(l);
+    }
+    w->origin = o;
+    w->cb = cb;
+    w->data = data;
     if (at_front)
-        list_push_front(&o->waiting, &r->queue);
+        list_push_front(&ln->waiters, &w->link);
     else
-        list_push_back(&o->waiting, &r->queue);
-    o->n_waiting++;
-    eng->n_queued++;
-    pool_update_ready(eng->pool, o);
-    limiter_schedule(eng);
+        list_push_back(&ln->waiters, &w->link);
+    l->waiting++;
     return 0;
 }
 
-void limiter_remove(struct salvo *eng, struct req *r)
+/* Takes w off its lane, and the lane off the limiter when it empties. */
+static void unlink_waiter(struct limiter *l, struct limiter_waiter *w)
 {
-    if (list_linked(&r->queue)) {
-        list_remove(&r->queue);
-        r->origin->n_waiting--;
-        eng->n_queued--;
-        pool_update_ready(eng->pool, r->origin);
-        pool_origin_unref(eng->pool, r->origin);
-        r->origin = NULL;
-    }
+    struct lane *ln = *find(l, w->origin);
+    list_remove(&w->link);
+    l->waiting--;
+    if (ln != NULL && list_empty(&ln->waiters))
+        lane_free(l, ln);
 }
 
-void limiter_release(struct salvo *eng, struct req *r)
+void limiter_cancel(struct limiter *l, struct limiter_waiter *w)
 {
-    if (r->has_slot) {
-        r->has_slot = 0;
-        eng->in_flight--;
-        limiter_schedule(eng);
-    }
+    if (list_linked(&w->link))
+        unlink_waiter(l, w);
 }
 
-void limiter_schedule(struct salvo *eng)
+void limiter_grant(struct limiter *l)
 {
-    loop_defer(eng->loop, &eng->sched);
-}
-
-/* Asks the feed for input until a window's worth waits or the input ends. Everything
- * submitted and not holding a slot counts: queued requests, requests in backoff, and
- * bad URLs waiting to be reported. */
-static void pull_input(struct salvo *eng)
-{
-    while (!eng->feed_done && eng->cfg.feed != NULL && !eng->cancel_requested &&
-           eng->feed_io == NULL) {
-        size_t waiting = eng->n_live - eng->in_flight;
-        if (waiting >= eng->window)
-            break;
-        uint64_t before = eng->stats.submitted;
-        if (eng->cfg.feed(eng, eng->window - waiting, eng->cfg.feed_user) != 0)
-            eng->feed_done = 1;
-        else if (eng->stats.submitted == before && eng->feed_io == NULL)
-            eng->feed_done = 1; /* salvo_feed_cb's contract: 0 means "submitted some" */
-    }
-}
-
-static void grant_slots(struct salvo *eng)
-{
-    struct origin *o;
-    while (eng->in_flight < eng->slots && (o = pool_next_ready(eng->pool)) != NULL) {
-        struct req *r = list_entry(o->waiting.next, struct req, queue);
-        /* Checked out while r still waits in o, which keeps o alive should a stale idle
-         * connection be closed on the way. */
-        struct pool_conn *pc = pool_checkout(eng->pool, o);
-        list_remove(&r->queue);
-        o->n_waiting--;
-        eng->n_queued--;
-        r->has_slot = 1;
-        eng->in_flight++;
-        if (eng->in_flight > eng->stats.max_in_flight)
-            eng->stats.max_in_flight = eng->in_flight;
-        if (r->t_slot == 0)
-            r->t_slot = loop_now_us();
+    /* Round robin: each lane visited goes to the back. A full round of lanes without
+     * room ends the pass; so does running out of slots. */
+    size_t no_room = 0;
+    while (l->in_flight < l->slots && !list_empty(&l->lanes) && no_room < l->nlanes) {
+        struct lane *ln = list_entry(l->lanes.next, struct lane, link);
+        list_remove(&ln->link);
+        list_push_back(&l->lanes, &ln->link);
+        struct origin *o = ln->origin;
+        if (!pool_has_room(l->pool, o)) {
+            no_room++;
+            continue;
+        }
+        no_room = 0;
+        struct limiter_waiter *w = list_entry(ln->waiters.next, struct limiter_waiter, link);
+        /* Room is secured while w still holds its place: the origin cannot go away
+         * under a stale idle connection closed on the way (w's owner holds it). */
+        struct pool_conn *pc = pool_checkout(l->pool, o);
         if (pc == NULL)
-            pool_reserve(eng->pool, o);
-        else
-            pool_update_ready(eng->pool, o); /* one waiter fewer */
-        /* Round robin: the next slot goes to the next origin. */
-        pool_rotate(eng->pool, o);
-        req_start_attempt(r, pc);
+            pool_reserve(l->pool, o);
+        unlink_waiter(l, w);
+        if (++l->in_flight > l->max_in_flight)
+            l->max_in_flight = l->in_flight;
+        w->cb(w, pc, w->data);
     }
 }
 
-void limiter_run_pass(struct salvo *eng)
+void limiter_release(struct limiter *l)
 {
-    if (eng->cancelled) {
-        loop_stop(eng->loop); /* a cancelled engine takes no more work: run returns */
-        return;
-    }
-    pull_input(eng);
-    grant_slots(eng);
-    /* A freshly started attempt may already have finished (a local failure) and queued
-     * the next pass. Stop only when truly idle. */
-    int input_left = eng->cfg.feed != NULL && !eng->feed_done;
-    if (eng->n_live == 0 && !input_left)
-        loop_stop(eng->loop);
+    l->in_flight--;
 }

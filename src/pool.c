@@ -24,8 +24,7 @@ struct pool {
     size_t nbuckets, norigins;
     struct ip_count **ip_buckets; /* per-IP counters; same size as buckets at start */
     size_t nip_buckets;
-    struct list ready; /* origins with waiters and room, round robin */
-    struct list lru;   /* idle connections, least recently used first */
+    struct list lru; /* idle connections, least recently used first */
     size_t n_idle;
     struct list ip_waiters;    /* requests waiting for room at their address */
     struct loop_defer ip_wake; /* wakes ip waiters after a close */
@@ -58,7 +57,6 @@ int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg)
         free(p);
         return -ENOMEM;
     }
-    list_init(&p->ready);
     list_init(&p->lru);
     list_init(&p->ip_waiters);
     loop_defer_init(&p->ip_wake, on_ip_wake, p);
@@ -112,9 +110,12 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
         *w++ = digits[--nd];
     *w = '\0';
     size_t k = hash_str(key) & (p->nbuckets - 1);
-    for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket)
-        if (strcmp(o->key, key) == 0)
+    for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket) {
+        if (strcmp(o->key, key) == 0) {
+            o->refs++;
             return o;
+        }
+    }
     if (p->norigins >= p->nbuckets && grow_buckets(p) == 0)
         k = hash_str(key) & (p->nbuckets - 1);
     struct origin *o = calloc(1, sizeof *o);
@@ -123,18 +124,18 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
         return NULL;
     }
     list_init(&o->idle);
-    list_init(&o->waiting);
-    list_init(&o->ready);
     o->allowed = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
+    o->refs = 1;
     o->next_in_bucket = p->buckets[k];
     p->buckets[k] = o;
     p->norigins++;
     return o;
 }
 
-void pool_origin_unref(struct pool *p, struct origin *o)
+/* Frees o when nothing refers to it any more. */
+static void origin_release(struct pool *p, struct origin *o)
 {
-    if (o->open > 0 || o->n_waiting > 0)
+    if (o->open > 0 || o->refs > 0)
         return;
     size_t k = hash_str(o->key) & (p->nbuckets - 1);
     struct origin **pp = &p->buckets[k];
@@ -142,9 +143,14 @@ void pool_origin_unref(struct pool *p, struct origin *o)
         pp = &(*pp)->next_in_bucket;
     *pp = o->next_in_bucket;
     p->norigins--;
-    list_remove(&o->ready);
     free(o->key);
     free(o);
+}
+
+void pool_origin_unref(struct pool *p, struct origin *o)
+{
+    o->refs--;
+    origin_release(p, o);
 }
 
 /* Room for one more request: fewer busy connections than the origin is allowed now
@@ -158,38 +164,16 @@ int pool_has_room(const struct pool *p, const struct origin *o)
     return busy < o->allowed && (o->n_idle > 0 || o->open < cap);
 }
 
-void pool_update_ready(struct pool *p, struct origin *o)
-{
-    int want = o->n_waiting > 0 && pool_has_room(p, o);
-    if (want && !list_linked(&o->ready))
-        list_push_back(&p->ready, &o->ready);
-    else if (!want && list_linked(&o->ready))
-        list_remove(&o->ready);
-}
-
-struct origin *pool_next_ready(struct pool *p)
-{
-    return list_empty(&p->ready) ? NULL : list_entry(p->ready.next, struct origin, ready);
-}
-
-void pool_rotate(struct pool *p, struct origin *o)
-{
-    if (list_linked(&o->ready)) {
-        list_remove(&o->ready);
-        list_push_back(&p->ready, &o->ready);
-    }
-}
-
 void pool_reserve(struct pool *p, struct origin *o)
 {
+    (void)p;
     o->open++;
-    pool_update_ready(p, o);
 }
 
 void pool_unreserve(struct pool *p, struct origin *o)
 {
     o->open--;
-    pool_update_ready(p, o);
+    origin_release(p, o);
 }
 
 /* Remembers one answer of the origin: 1 when it pushed back. */
@@ -215,13 +199,13 @@ static int overloaded(const struct origin *o)
 
 void pool_origin_pushback(struct pool *p, struct origin *o, int retry_after)
 {
+    (void)p;
     note_answer(o, 1);
     if (!retry_after && !overloaded(o))
         return;
     size_t busy = o->open - o->n_idle;
     size_t half = o->allowed == SIZE_MAX ? busy / 2 : o->allowed / 2;
     o->allowed = half > 0 ? half : 1;
-    pool_update_ready(p, o);
 }
 
 void pool_origin_success(struct pool *p, struct origin *o)
@@ -230,7 +214,6 @@ void pool_origin_success(struct pool *p, struct origin *o)
     note_answer(o, 0);
     if (o->allowed < cap)
         o->allowed++;
-    pool_update_ready(p, o);
 }
 
 /* ---- per-IP counters ------------------------------------------------------------- */
@@ -388,7 +371,6 @@ struct pool_conn *pool_checkout(struct pool *p, struct origin *o)
             continue;
         }
         take_off_idle(p, pc);
-        pool_update_ready(p, o);
         return pc;
     }
     return NULL;
@@ -409,8 +391,7 @@ void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved)
     free(pc);
     if (!keep_reserved) {
         o->open--;
-        pool_update_ready(p, o);
-        pool_origin_unref(p, o);
+        origin_release(p, o);
     }
 }
 
@@ -437,7 +418,6 @@ void pool_release(struct pool *p, struct pool_conn *pc)
     p->n_idle++;
     conn_set_owner(&pc->c, on_idle_io, pc);
     loop_timer_start(p->loop, &pc->idle_timer, p->cfg.idle_timeout_ms);
-    pool_update_ready(p, o);
     /* An idle connection still counts against its address: a request waiting for room
      * there may take its place. */
     if (pc->ip != NULL && !list_empty(&p->ip_waiters))

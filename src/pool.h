@@ -3,8 +3,8 @@
  * per-IP caps, and adaptive politeness.
  *
  * An origin is scheme + host + port. It counts its open connections (busy, idle and
- * still connecting), keeps its idle ones most recently used first, and holds the
- * requests waiting for it. `allowed` is how many requests it may have in progress: the
+ * still connecting) and keeps its idle ones most recently used first. `allowed` is how many
+ * requests it may have in progress: the
  * --per-host cap (none by default), halved when the origin looks overloaded and grown by
  * one per success, so a struggling site gets fewer parallel requests, not more.
  * Overloaded means that most of what it was recently asked was pushed back (429, 503 or
@@ -21,7 +21,8 @@
  * pool_checkout (an idle one) or pool_conn_new (a fresh one) and gives it back with
  * pool_release (keep it) or pool_close (drop it); between the two, the connection's
  * watcher belongs to the request. Origins live while anything refers to them: open
- * connections or waiting requests; an empty one is freed.
+ * connections, or the references pool_origin hands out (a request holds one from the
+ * moment it knows its origin until it is done with it); an unreferenced one is freed.
  */
 #ifndef SALVO_POOL_H
 #define SALVO_POOL_H
@@ -40,13 +41,11 @@ struct origin {
     char *key;                     /* "https://host:port" */
     struct list idle;              /* idle pool_conns, most recently used first */
     size_t n_idle;
-    size_t open;         /* connections open or being opened (busy + idle) */
-    size_t allowed;      /* adaptive cap on busy connections: 1 .. per_host */
-    uint32_t recent;     /* the last answers, one bit each, newest lowest: 1 = pushed back */
-    unsigned n_recent;   /* answers held in recent, at most 32 */
-    struct list waiting; /* requests waiting for this origin, FIFO */
-    size_t n_waiting;
-    struct list ready; /* in pool->ready while it has waiters and room */
+    size_t refs;       /* references from pool_origin, besides connections */
+    size_t open;       /* connections open or being opened (busy + idle) */
+    size_t allowed;    /* adaptive cap on busy connections: 1 .. per_host */
+    uint32_t recent;   /* the last answers, one bit each, newest lowest: 1 = pushed back */
+    unsigned n_recent; /* answers held in recent, at most 32 */
 };
 
 struct pool_conn {
@@ -77,23 +76,20 @@ struct pool_stats {
 int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg);
 void pool_free(struct pool *p); /* closes every idle connection; no busy one may remain */
 
-/* The origin for a parsed URL's scheme, host and port, created if needed (NULL on OOM). */
+/* A reference to the origin of a parsed URL's scheme, host and port, created if needed
+ * (NULL on OOM). Give it back with pool_origin_unref. */
 struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port);
-/* Frees the origin if nothing refers to it any more. */
+/* Gives a reference back; the origin is freed when none is left and no connection. */
 void pool_origin_unref(struct pool *p, struct origin *o);
 
-/* Origins with waiting requests and room for one more, in round-robin order. */
-struct origin *pool_next_ready(struct pool *p);
-/* Re-evaluates whether o belongs on the ready list (after its waiters or room changed). */
-void pool_update_ready(struct pool *p, struct origin *o);
-/* Moves o to the back of the ready list: the next grant goes to another origin. */
-void pool_rotate(struct pool *p, struct origin *o);
+/* Room for one more request in o: fewer busy connections than it is allowed now, and
+ * an idle connection to take or fewer open than --per-host. */
 int pool_has_room(const struct pool *p, const struct origin *o);
 
 /* Takes the most recently used idle connection of o that is still clean (NULL when
  * none); idle ones that spoke or closed meanwhile are closed on the way (o itself stays:
- * the caller holds a waiting request of it). The caller installs its own watcher
- * callback with conn_set_owner. */
+ * the caller holds a reference). The caller installs its own watcher callback with
+ * conn_set_owner. */
 struct pool_conn *pool_checkout(struct pool *p, struct origin *o);
 /* Reserves room for a new connection of o (counted in o->open until pool_close or
  * pool_unreserve). */

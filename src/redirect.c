@@ -1,41 +1,16 @@
 /*
- * redirect.c -- applying a 3xx answer to a request. See redirect.h.
+ * redirect.c -- the next URL of a redirect, as a pure function. See redirect.h.
  */
 #include "redirect.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "engine.h"
-
-/* Whether a "Name: value" header line has one of the given names. */
-static int header_named(const char *line, const char *name)
+int redirect_wanted(int status, const char *location)
 {
-    size_t n = strlen(name);
-    return strncasecmp(line, name, n) == 0 && line[n] == ':';
-}
-
-int redirect_wanted(const struct http1 *resp)
-{
-    return http1_redirect_status(resp->status) && resp->location != NULL &&
-           resp->location[0] != '\0';
-}
-
-/* Headers meant for one origin must not travel to another (curl does the same):
- * credentials, and a Host the user set, which names the origin it was given for. */
-static void drop_origin_headers(struct req *r)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < r->headers_len; i++) {
-        if (header_named(r->headers[i], "Authorization") || header_named(r->headers[i], "Cookie") ||
-            header_named(r->headers[i], "Host"))
-            free(r->headers[i]);
-        else
-            r->headers[kept++] = r->headers[i];
-    }
-    r->headers_len = kept;
+    return (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+           location != NULL && location[0] != '\0';
 }
 
 static int becomes_get(int status, const char *method)
@@ -56,48 +31,40 @@ static void unusable(char *msg, size_t msglen, const char *location)
     free(masked);
 }
 
-salvo_err_t redirect_apply(struct req *r, const struct http1 *resp, char *msg, size_t msglen)
+salvo_err_t redirect_next(const struct redirect_in *in, struct redirect_out *out, char *msg,
+                          size_t msglen)
 {
-    int status = resp->status;
-    if (r->redirects >= r->eng->cfg.max_redirs) {
-        snprintf(msg, msglen, "more than %d redirects", r->eng->cfg.max_redirs);
+    char why[128];
+
+    memset(out, 0, sizeof *out);
+    if (in->redirects >= in->max_redirs) {
+        snprintf(msg, msglen, "more than %d redirects", in->max_redirs);
         return SALVO_E_REDIRECT_LIMIT;
     }
-    if (resp->location_conflict) {
-        snprintf(msg, msglen, "a %d answer with several different Location fields", status);
+    if (in->location_conflict) {
+        snprintf(msg, msglen, "a %d answer with several different Location fields", in->status);
         return SALVO_E_BAD_REDIRECT;
     }
-    char *next = url_resolve(&r->url, resp->location);
-    struct url u;
-    char why[128];
-    if (next == NULL || url_parse(next, &u, why, sizeof why) != SALVO_E_OK) {
-        unusable(msg, msglen, resp->location);
-        free(next);
+    out->next = url_resolve(in->url, in->location);
+    if (out->next == NULL || url_parse(out->next, &out->url, why, sizeof why) != SALVO_E_OK) {
+        unusable(msg, msglen, in->location);
+        free(out->next);
+        out->next = NULL;
         return SALVO_E_BAD_REDIRECT;
     }
-    if (becomes_get(status, r->method)) {
-        char *get = strdup("GET");
-        if (get == NULL) {
-            url_free(&u);
-            free(next);
-            snprintf(msg, msglen, "out of memory");
-            return SALVO_E_RESOURCE;
-        }
-        free(r->method);
-        r->method = get;
-        req_body_unref(r->body);
-        r->body = NULL;
-        r->is_head = 0;
-        r->idempotent = 1;
-    }
+    out->to_get = becomes_get(in->status, in->method);
     /* Another origin, not just another host: an https to http redirect on one host would
-     * send them in clear, and another port may be another service (curl, CVE-2022-27776). */
-    if (strcmp(u.host, r->url.host) != 0 || u.port != r->url.port || u.tls != r->url.tls)
-        drop_origin_headers(r);
-    url_free(&r->url);
-    r->url = u;
-    free(r->final_url);
-    r->final_url = next;
-    r->redirects++;
+     * send credentials in clear, and another port may be another service (curl,
+     * CVE-2022-27776). */
+    out->cross_origin = strcmp(out->url.host, in->url->host) != 0 ||
+                        out->url.port != in->url->port || out->url.tls != in->url->tls;
     return SALVO_E_OK;
+}
+
+void redirect_out_free(struct redirect_out *out)
+{
+    if (out->next != NULL)
+        url_free(&out->url);
+    free(out->next);
+    out->next = NULL;
 }

@@ -1,67 +1,30 @@
 /*
- * request.c -- the per-request state machine.
+ * request.c -- the request core. See request.h.
  *
- *   QUEUED -> RESOLVING -> CONNECTING -> [TLS] -> SENDING -> RECEIVING -> DONE
- *     ^  \______________ (a pooled connection) ______/            |
- *     |                                                           |
- *     +---- BACKOFF <-- (retryable failure or 429/502/503/504) ---+
- *     +---------------- (3xx with -L: the next URL) --------------+
- *
- * One function per step, as curl's multi.c: each is entered from a loop event (a DNS
- * answer, socket readiness, a timer) and either waits for the next event or moves on.
- * Two doors lead out of an attempt: attempt_succeeded() (a whole response arrived) and
- * attempt_failed(); one door leads out of a request: req_finish(), which releases the
- * slot, the connection, the timers and the DNS subscription and runs the callback
- * exactly once.
- *
- * Deadlines: connect_timer (--connect-timeout) covers DNS, TCP connect and the TLS
- * handshake of one attempt; attempt_timer (--max-time) covers the whole attempt. When
- * either fires, the error class names the phase that was running (CONTRACT.md).
+ * Everything here is the same for both drivers: what a request is, its states and their
+ * timers, its attempts and their record, the retry and redirect rules applied to it, and
+ * its end. Nothing here does I/O or knows how an attempt is driven.
  */
+#include "request.h"
+
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "engine.h"
 #include "redirect.h"
 #include "result.h"
 #include "retry.h"
-#include "sock.h"
-
-/* Bytes read from a socket per recv(), and recv() calls per readiness event: a bound
- * so that one fast response cannot keep the loop from everybody else (level-triggered
- * epoll reports the socket again on the next iteration). */
-#define READ_CHUNK      (64 * 1024)
-#define READS_PER_EVENT 16
 
 /* Longer URLs are refused as bad_url: no server takes them, and the input reader may
  * have cut a longer line to its own cap. */
 #define SALVO_MAX_URL (16 * 1024)
 
-static void on_io(struct loop_io *w, unsigned events, void *data);
-static void on_connect_timer(struct loop_timer *t, void *data);
-static void on_attempt_timer(struct loop_timer *t, void *data);
-static void on_backoff_timer(struct loop_timer *t, void *data);
-static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data);
-static void start_send(struct req *r);
-static void send_failed(struct req *r, int rc);
-static void step_tls(struct req *r);
-static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static const char *const state_names[REQ_STATE_COUNT] = {
-    [REQ_QUEUED] = "queued",   [REQ_RESOLVING] = "resolving", [REQ_CONNECTING] = "connecting",
-    [REQ_TLS] = "tls",         [REQ_SENDING] = "sending",     [REQ_RECEIVING] = "receiving",
-    [REQ_BACKOFF] = "backoff", [REQ_DONE] = "done",
-};
-
-const char *req_state_name(enum req_state s)
+static uint64_t secs_to_ms(double s)
 {
-    return s < REQ_STATE_COUNT ? state_names[s] : "?";
+    return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
 }
 
 static double ms_since(uint64_t t_us)
@@ -69,87 +32,160 @@ static double ms_since(uint64_t t_us)
     return (double)(loop_now_us() - t_us) / 1000.0;
 }
 
-static uint64_t secs_to_ms(double s)
+double req_run_ms(const struct salvo *eng, uint64_t t_us)
 {
-    return s <= 0 ? 0 : (uint64_t)(s * 1000.0 + 0.5);
+    return t_us > eng->t_start ? (double)(t_us - eng->t_start) / 1000.0 : 0;
 }
 
-static struct conn *req_conn(struct req *r)
-{
-    return &r->run->pc->c;
-}
+/* ---- the engine's shared pieces ------------------------------------------------------ */
 
-/* ---- creation ------------------------------------------------------------------- */
-
-static void on_deferred_finish(struct loop_defer *d, void *data)
+struct tls_ctx *engine_tls(struct salvo *eng)
 {
-    (void)d;
-    struct req *r = data;
-    req_finish(r, r->url_err, r->url_msg);
-}
-
-/* The per-run part of a request, made when it first gets a slot (see struct req_run). */
-int req_run_prepare(struct req *r)
-{
-    if (r->run != NULL)
-        return 0;
-    /* A finished request's run state is reused, buffers and all (see req_run_release);
-     * else a new one, not calloc'd: most of its 3.6 KiB (addresses, TLS facts) is written
-     * before it is read, and zeroing it all was the largest single cost of a keep-alive
-     * request. */
-    struct salvo *eng = r->eng;
-    struct req_run *x = eng->run_cache;
-    if (x != NULL) {
-        eng->run_cache = x->next_free;
-        eng->n_run_cache--;
-        buf_reset(&x->wire);
-        http1_clear(&x->http); /* the rest is reset by http1_begin before any byte */
-    } else {
-        x = malloc(sizeof *x);
-        if (x == NULL)
-            return -ENOMEM;
-        http1_init(&x->http);
-        buf_init(&x->wire, CONN_OUT_MAX);
+    if (eng->tls == NULL && !eng->tls_failed) {
+        struct tls_ctx_config tc = {.insecure = eng->cfg.insecure, .cacert = eng->cacert};
+        if (tls_ctx_new(&eng->tls, &tc, eng->tls_err, sizeof eng->tls_err) < 0)
+            eng->tls_failed = 1;
     }
-    x->dns_pending = 0;
-    x->naddrs = x->addr_next = 0;
-    x->last_connect_err = 0;
-    x->pc = NULL;
-    x->reserved = x->replayed = 0;
-    x->sha256[0] = '\0';
-    req_attempt_reset(&x->a, loop_now_us());
-    loop_timer_init(&x->connect_timer, on_connect_timer, r);
-    loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
-    list_init(&x->ipw.link);
-    r->run = x;
-    return 0;
+    return eng->tls;
 }
 
-/* Keeps a finished request's run state for the next request, up to one per slot (as
- * many as can run at once), or frees it. */
-static void req_run_release(struct salvo *eng, struct req_run *x)
-{
-    if (eng->n_run_cache < eng->slots) {
-        x->next_free = eng->run_cache;
-        eng->run_cache = x;
-        eng->n_run_cache++;
-        return;
-    }
-    req_run_free(x);
-}
-
-void req_run_free(struct req_run *x)
+static void run_free(struct req_run *x)
 {
     http1_end(&x->http);
     buf_free(&x->wire);
     free(x);
 }
 
-void req_body_unref(struct req_body *b)
+static void body_unref(struct req_body *b)
 {
     if (b != NULL && --b->refs == 0)
         free(b);
 }
+
+void req_engine_free(struct salvo *eng)
+{
+    body_unref(eng->last_body);
+    eng->last_body = NULL;
+    while (eng->run_cache != NULL) {
+        struct req_run *x = eng->run_cache;
+        eng->run_cache = x->next_free;
+        run_free(x);
+    }
+    eng->n_run_cache = 0;
+}
+
+/* ---- states -------------------------------------------------------------------------- */
+
+static const char *const state_names[REQ_STATE_COUNT] = {
+    [REQ_QUEUED] = "queued",
+    [REQ_RESOLVING] = "resolving",
+    [REQ_WAIT_IP] = "wait_ip",
+    [REQ_CONNECTING] = "connecting",
+    [REQ_TLS] = "tls",
+    [REQ_SENDING] = "sending",
+    [REQ_RECEIVING] = "receiving",
+    [REQ_BACKOFF] = "backoff",
+    [REQ_DONE] = "done",
+};
+
+const char *req_state_name(enum req_state s)
+{
+    return s < REQ_STATE_COUNT ? state_names[s] : "?";
+}
+
+#define TO(s) (1u << (s))
+/* The moves each state allows. Every state may end (DONE): a cancel, a failure that is
+ * not retried. An attempt may fail into BACKOFF from any of its states; a whole answer
+ * may lead to another URL (QUEUED, -L); a stale pooled connection is replaced by a new
+ * one (back to RESOLVING, in the same attempt). */
+static const unsigned allowed[REQ_STATE_COUNT] = {
+    [REQ_QUEUED] = TO(REQ_RESOLVING) | TO(REQ_SENDING) | TO(REQ_DONE),
+    [REQ_RESOLVING] = TO(REQ_WAIT_IP) | TO(REQ_CONNECTING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_WAIT_IP] = TO(REQ_CONNECTING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_CONNECTING] =
+        TO(REQ_WAIT_IP) | TO(REQ_TLS) | TO(REQ_SENDING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_TLS] = TO(REQ_SENDING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_SENDING] =
+        TO(REQ_RECEIVING) | TO(REQ_RESOLVING) | TO(REQ_QUEUED) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_RECEIVING] = TO(REQ_RESOLVING) | TO(REQ_QUEUED) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_BACKOFF] = TO(REQ_QUEUED) | TO(REQ_DONE),
+    [REQ_DONE] = 0,
+};
+
+/* The connect deadline covers looking up, connecting and the handshake. */
+static int connect_phase(enum req_state s)
+{
+    return s == REQ_RESOLVING || s == REQ_CONNECTING || s == REQ_TLS;
+}
+
+/* The attempt deadline covers the attempt, except waiting for another site's
+ * connection to make room at a shared address (WAIT_IP), which is none of this site's
+ * phases: the deadlines start afresh after it. */
+static int attempt_phase(enum req_state s)
+{
+    return connect_phase(s) || s == REQ_SENDING || s == REQ_RECEIVING;
+}
+
+static void exit_actions(struct req *r, enum req_state from, enum req_state to)
+{
+    struct loop *l = r->eng->loop;
+    struct req_run *x = r->run;
+    if (x != NULL && x->timed) {
+        if (connect_phase(from) && !connect_phase(to))
+            loop_timer_stop(l, &x->connect_timer);
+        if (attempt_phase(from) && !attempt_phase(to))
+            loop_timer_stop(l, &x->attempt_timer);
+    }
+    if (from == REQ_BACKOFF)
+        loop_timer_stop(l, &r->backoff_timer);
+}
+
+static void entry_actions(struct req *r, enum req_state from, enum req_state to)
+{
+    struct loop *l = r->eng->loop;
+    struct req_run *x = r->run;
+    const salvo_config_t *c = &r->eng->cfg;
+    if (x != NULL && x->timed) {
+        if (attempt_phase(to) && !attempt_phase(from))
+            loop_timer_start(l, &x->attempt_timer, secs_to_ms(c->max_time));
+        /* A replay on a fresh connection (back to RESOLVING) gets a new connect deadline
+         * too. */
+        if (connect_phase(to) && (!connect_phase(from) || to == REQ_RESOLVING))
+            loop_timer_start(l, &x->connect_timer, secs_to_ms(c->connect_timeout));
+    }
+    if (to == REQ_BACKOFF && !c->blocking)
+        loop_timer_start(l, &r->backoff_timer, r->backoff_ms);
+}
+
+void req_set_state(struct req *r, enum req_state to, const char *detail)
+{
+    enum req_state from = r->state;
+    if (!(allowed[from] & TO(to))) {
+        /* A move the table does not know is a bug in a driver: fail loudly in tests,
+         * and never silently in production. */
+        fprintf(stderr, "salvo: internal error: request %llu moved from %s to %s\n",
+                (unsigned long long)r->index, req_state_name(from), req_state_name(to));
+        abort();
+    }
+    exit_actions(r, from, to);
+    r->state = to;
+    entry_actions(r, from, to);
+    struct salvo *eng = r->eng;
+    if (eng->trace != NULL) {
+        salvo_transition_t t = {
+            .index = r->index,
+            .t_ms = req_run_ms(eng, loop_now_us()),
+            .from = state_names[from],
+            .to = state_names[to],
+            .detail = detail ? detail : "",
+        };
+        eng->trace(&t, eng->trace_user);
+    }
+}
+
+/* ---- creation ------------------------------------------------------------------------ */
+
+static void req_free(struct req *r);
 
 /* The body for a submit: the engine's last one when the bytes are the same (one memcmp
  * instead of one copy per request), else a new copy that becomes the last one. */
@@ -163,7 +199,7 @@ static struct req_body *share_body(struct salvo *eng, const void *data, size_t l
         b->refs = 1; /* the engine's */
         b->len = len;
         memcpy(b->data, data, len);
-        req_body_unref(eng->last_body);
+        body_unref(eng->last_body);
         eng->last_body = b;
     }
     b->refs++;
@@ -212,25 +248,6 @@ static int copy_options(struct req *r, const salvo_request_t *opt)
     return 0;
 }
 
-static void req_free(struct req *r)
-{
-    if (r->url_err == SALVO_E_OK)
-        url_free(&r->url);
-    for (size_t i = 0; i < r->headers_len; i++)
-        free(r->headers[i]);
-    free(r->headers);
-    req_body_unref(r->body);
-    free(r->method);
-    free(r->url_str);
-    free(r->url_shown);
-    free(r->url_msg);
-    free(r->final_url);
-    free(r->log);
-    if (r->run != NULL)
-        req_run_release(r->eng, r->run);
-    free(r);
-}
-
 static void check_url(struct req *r, const char *url)
 {
     char why[REQ_MSG_LEN];
@@ -251,99 +268,111 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
         return -EINVAL;
     struct req *r = calloc(1, sizeof *r);
     if (r == NULL)
-        return -ENOMEM;
+        goto oom;
     r->eng = eng;
     r->index = index;
     r->cb = cb;
     r->user = user;
     r->state = REQ_QUEUED;
     list_init(&r->live);
-    list_init(&r->queue);
-    loop_defer_init(&r->defer, on_deferred_finish, r);
-    loop_timer_init(&r->backoff_timer, on_backoff_timer, r);
+    limiter_waiter_init(&r->slot);
+    loop_timer_init(&r->backoff_timer, NULL, r); /* the driver installs its callback */
     r->t_submit = loop_now_us();
     r->url_str = strdup(url);
     r->url_err = SALVO_E_BAD_URL; /* until parsed: req_free must not url_free */
     if (r->url_str == NULL || url_mask_password(url, &r->url_shown) < 0 ||
         copy_options(r, opt) < 0) {
         req_free(r);
-        snprintf(why, whylen, "out of memory");
-        return -ENOMEM;
+        goto oom;
     }
     check_url(r, url);
-    if (r->url_err == SALVO_E_OK && limiter_enqueue(eng, r, 0) < 0) {
-        req_free(r);
-        snprintf(why, whylen, "out of memory");
-        return -ENOMEM;
-    }
     list_push_back(&eng->live, &r->live);
     eng->n_live++;
-    /* Never call back before salvo_submit returns: a bad URL finishes from the loop. */
-    if (r->url_err != SALVO_E_OK)
-        loop_defer(eng->loop, &r->defer);
     *out = r;
+    return 0;
+oom:
+    snprintf(why, whylen, "out of memory");
+    return -ENOMEM;
+}
+
+void req_discard(struct req *r)
+{
+    list_remove(&r->live);
+    r->eng->n_live--;
+    req_drop_origin(r);
+    req_free(r);
+}
+
+int req_take_origin(struct req *r)
+{
+    struct origin *o = pool_origin(r->eng->pool, r->url.tls, r->url.host, r->url.port);
+    if (o == NULL)
+        return -ENOMEM;
+    req_drop_origin(r);
+    r->origin = o;
     return 0;
 }
 
-/* ---- connections ------------------------------------------------------------------ */
-
-/* Gives an origin's room back: the connection, kept for reuse or closed, or a bare
- * reservation. The origin may be freed here. */
-static void give_back(struct pool *p, struct origin *o, struct pool_conn *pc, int keep)
+void req_drop_origin(struct req *r)
 {
-    if (pc != NULL && keep) {
-        pool_release(p, pc);
-    } else if (pc != NULL) {
-        pool_close(p, pc, 0);
+    if (r->origin != NULL) {
+        pool_origin_unref(r->eng->pool, r->origin);
+        r->origin = NULL;
+    }
+}
+
+/* The per-run part of a request, made when it first gets a slot (see struct req_run). */
+int req_run_prepare(struct req *r)
+{
+    if (r->run != NULL)
+        return 0;
+    /* A finished request's run state is reused, buffers and all (see req_run_release);
+     * else a new one, not calloc'd: most of its 3.6 KiB (addresses, TLS facts) is written
+     * before it is read, and zeroing it all was the largest single cost of a keep-alive
+     * request. */
+    struct salvo *eng = r->eng;
+    struct req_run *x = eng->run_cache;
+    if (x != NULL) {
+        eng->run_cache = x->next_free;
+        eng->n_run_cache--;
+        buf_reset(&x->wire);
+        http1_clear(&x->http); /* the rest is reset by http1_begin before any byte */
     } else {
-        pool_unreserve(p, o);
-        pool_origin_unref(p, o);
+        x = malloc(sizeof *x);
+        if (x == NULL)
+            return -ENOMEM;
+        http1_init(&x->http);
+        buf_init(&x->wire, REQ_HEAD_MAX);
     }
-}
-
-/* Gives the attempt's connection and its room in the origin back; keep: the connection
- * may serve another request. The origin may be freed, so the request forgets it.
- * Invariant: x->pc != NULL implies x->reserved (a connection always holds its origin's
- * room), so this is the one place a connection's watcher leaves the request. */
-static void release_conn(struct req *r, int keep)
-{
-    struct req_run *x = r->run;
-    if (x->reserved)
-        give_back(r->eng->pool, r->origin, x->pc, keep);
+    x->timed = 0;
+    x->dns_pending = 0;
     x->pc = NULL;
-    x->reserved = 0;
-    r->origin = NULL;
+    x->reserved = x->replayed = 0;
+    x->body_sent = 0;
+    x->sha256[0] = '\0';
+    req_attempt_reset(&x->a, loop_now_us());
+    list_init(&x->ipw.link);
+    r->run = x;
+    return 0;
 }
 
-/* Stops everything an attempt may have running: timers, DNS, waits, the connection. */
-static void attempt_cleanup(struct req *r, int keep_conn)
-{
-    struct req_run *x = r->run;
-    if (x == NULL)
-        return;
-    loop_timer_stop(r->eng->loop, &x->connect_timer);
-    loop_timer_stop(r->eng->loop, &x->attempt_timer);
-    if (x->dns_pending) {
-        dns_cancel(r->eng->dns, &x->dnsw);
-        x->dns_pending = 0;
-    }
-    pool_ip_cancel(r->eng->pool, &x->ipw);
-    if (x->reserved)
-        release_conn(r, keep_conn);
-}
+/* ---- attempts ------------------------------------------------------------------------ */
 
-/* Resolves the URL's host, then connects: the path of an attempt with no pooled
- * connection, and of a stale pooled connection's replay. */
-static void resolve(struct req *r)
+void req_attempt_begin(struct req *r)
 {
+    struct salvo *eng = r->eng;
     struct req_run *x = r->run;
-    x->naddrs = x->addr_next = 0;
-    x->last_connect_err = 0;
-    x->a.t_phase = loop_now_us();
-    loop_timer_start(r->eng->loop, &x->connect_timer, secs_to_ms(r->eng->cfg.connect_timeout));
-    r->state = REQ_RESOLVING;
-    x->dns_pending = 1;
-    dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
+    uint64_t now = loop_now_us();
+    if (r->t_first_attempt == 0)
+        r->t_first_attempt = now;
+    r->attempts++;
+    eng->stats.attempts++;
+    if (r->attempts > 1)
+        eng->stats.retries++;
+    req_attempt_reset(&x->a, now);
+    x->sha256[0] = '\0';
+    x->replayed = 0;
+    http1_clear(&x->http); /* bytes of an earlier hop or attempt are not this one's */
 }
 
 void req_attempt_reset(struct req_attempt *a, uint64_t now)
@@ -393,410 +422,6 @@ void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done)
     }
 }
 
-/* An attempt on a connection from the pool: no DNS, connect or handshake. */
-static void use_pooled(struct req *r, struct pool_conn *pc)
-{
-    struct req_run *x = r->run;
-    x->pc = pc;
-    x->a.reused = 1;
-    copy_str(x->a.remote_ip, sizeof x->a.remote_ip, pc->c.remote_ip);
-    conn_set_owner(&pc->c, on_io, r);
-    r->eng->stats.connections_reused++;
-    if (pc->c.tls != NULL)
-        req_capture_tls(&r->run->a, req_conn(r)->tls, 1);
-    start_send(r);
-}
-
-void req_start_attempt(struct req *r, struct pool_conn *pc)
-{
-    struct salvo *eng = r->eng;
-    if (req_run_prepare(r) < 0) {
-        give_back(eng->pool, r->origin, pc, 1);
-        r->origin = NULL;
-        req_finish(r, SALVO_E_RESOURCE, "out of memory");
-        return;
-    }
-    struct req_run *x = r->run;
-    uint64_t now = loop_now_us();
-    if (r->t_first_attempt == 0)
-        r->t_first_attempt = now;
-    r->attempts++;
-    eng->stats.attempts++;
-    if (r->attempts > 1)
-        eng->stats.retries++;
-    req_attempt_reset(&x->a, now);
-    x->sha256[0] = '\0';
-    http1_clear(&x->http); /* bytes of an earlier hop or attempt are not this one's */
-    x->reserved = 1;
-    x->replayed = 0;
-    loop_timer_start(eng->loop, &x->attempt_timer, secs_to_ms(eng->cfg.max_time));
-    if (pc != NULL)
-        use_pooled(r, pc);
-    else
-        resolve(r);
-}
-
-/* Maps a connect errno to its class (CONTRACT.md). Local shortages are `resource`:
- * they say nothing about the site and are worth a retry. */
-static salvo_err_t connect_err_class(int err)
-{
-    switch (err) {
-    case ECONNREFUSED:
-        return SALVO_E_CONNECT_REFUSED;
-    case ETIMEDOUT:
-        return SALVO_E_CONNECT_TIMEOUT;
-    case EMFILE:
-    case ENFILE:
-    case ENOBUFS:
-    case ENOMEM:
-    case EADDRNOTAVAIL: /* out of ephemeral ports */
-        return SALVO_E_RESOURCE;
-    default:
-        return SALVO_E_CONNECT_ERROR;
-    }
-}
-
-static void connect_next(struct req *r);
-
-/* The address had no room under --per-ip and now has: the deadlines start afresh, since
- * waiting for another site's connection is none of this site's phases. */
-static void on_ip_room(struct pool_ip_waiter *w, void *data)
-{
-    (void)w;
-    struct req *r = data;
-    struct req_run *x = r->run;
-    loop_timer_start(r->eng->loop, &x->connect_timer, secs_to_ms(r->eng->cfg.connect_timeout));
-    loop_timer_start(r->eng->loop, &x->attempt_timer, secs_to_ms(r->eng->cfg.max_time));
-    x->addr_next--; /* the same address again */
-    connect_next(r);
-}
-
-/* Tries the next address; when none is left, fails with the last address's error. */
-static void connect_next(struct req *r)
-{
-    struct salvo *eng = r->eng;
-    struct req_run *x = r->run;
-    while (x->addr_next < x->naddrs) {
-        const struct sockaddr *sa = (const struct sockaddr *)&x->addrs[x->addr_next++];
-        x->a.t_phase = loop_now_us();
-        sock_addr_str(sa, x->a.remote_ip, sizeof x->a.remote_ip);
-        if (!pool_ip_has_room(eng->pool, x->a.remote_ip)) {
-            loop_timer_stop(eng->loop, &x->connect_timer);
-            loop_timer_stop(eng->loop, &x->attempt_timer);
-            pool_ip_wait(eng->pool, &x->ipw, x->a.remote_ip, on_ip_room, r);
-            return;
-        }
-        int rc;
-        x->pc = pool_conn_open(eng->pool, r->origin, sa, on_io, r, &rc);
-        if (x->pc != NULL) {
-            r->state = REQ_CONNECTING;
-            return;
-        }
-        x->last_connect_err = -rc;
-        if (connect_err_class(-rc) == SALVO_E_RESOURCE)
-            break; /* another address would hit the same local limit */
-    }
-    int err = x->last_connect_err;
-    attempt_failed(r, connect_err_class(err), "connect to %s port %u: %s", x->a.remote_ip,
-                   r->url.port, strerror(err));
-}
-
-static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data)
-{
-    (void)w;
-    struct req *r = data;
-    struct req_run *x = r->run;
-    x->dns_pending = 0;
-    x->a.dns_ms = ans->from_cache ? 0 : ms_since(x->a.t_phase);
-    if (ans->err != SALVO_E_OK) {
-        attempt_failed(r, ans->err, "%s: %s", r->url.host, ans->msg ? ans->msg : "lookup failed");
-        return;
-    }
-    x->naddrs = ans->n;
-    memcpy(x->addrs, ans->addrs, ans->n * sizeof ans->addrs[0]);
-    connect_next(r);
-}
-
-static void start_tls(struct req *r)
-{
-    struct salvo *eng = r->eng;
-    char err[256];
-    if (engine_tls(eng) == NULL) {
-        attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", eng->tls_err);
-        return;
-    }
-    char key[300];
-    snprintf(key, sizeof key, "%s:%u", r->url.host, r->url.port);
-    if (conn_tls_start(req_conn(r), eng->tls, r->url.host, r->url.host_is_ip != 0, key, err,
-                       sizeof err) < 0) {
-        attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", err);
-        return;
-    }
-    r->state = REQ_TLS;
-    r->run->a.t_phase = loop_now_us();
-    /* The ClientHello must go out now: only LOOP_READ is on, and the server says
-     * nothing until it has one, so no event would ever start the handshake. */
-    step_tls(r);
-}
-
-static void step_tls(struct req *r)
-{
-    int rc = conn_handshake(req_conn(r));
-    if (rc == CONN_AGAIN)
-        return;
-    if (rc == 0) {
-        r->run->a.tls_ms = ms_since(r->run->a.t_phase);
-        req_capture_tls(&r->run->a, req_conn(r)->tls, 1);
-        start_send(r);
-        return;
-    }
-    if (rc == CONN_ETLS) {
-        const char *why = NULL;
-        salvo_err_t cls = tls_error(req_conn(r)->tls, &why);
-        req_capture_tls(&r->run->a, req_conn(r)->tls, 0);
-        attempt_failed(r, cls, "%s", why ? why : "TLS handshake failed");
-        return;
-    }
-    attempt_failed(r, SALVO_E_TLS_HANDSHAKE, "TLS handshake: %s", strerror(-rc));
-}
-
-static void on_connected(struct req *r)
-{
-    struct req_run *x = r->run;
-    int rc = conn_connect_done(req_conn(r));
-    if (rc < 0) {
-        x->last_connect_err = -rc;
-        pool_close(r->eng->pool, x->pc, 1); /* keep the origin's room for the next address */
-        x->pc = NULL;
-        connect_next(r);
-        return;
-    }
-    x->a.connect_ms = ms_since(x->a.t_phase);
-    if (r->url.tls)
-        start_tls(r);
-    else
-        start_send(r);
-}
-
-/* ---- send and receive ---------------------------------------------------------------- */
-
-/* Classifies a socket error after the connection was set up. */
-static void io_failed(struct req *r, int err, const char *when)
-{
-    salvo_err_t cls = SALVO_E_RESET;
-    if (err == ETIMEDOUT)
-        cls = SALVO_E_TIMEOUT;
-    attempt_failed(r, cls, "%s: %s", when, strerror(err));
-}
-
-static void sent_all(struct req *r)
-{
-    r->state = REQ_RECEIVING;
-    r->run->a.t_sent = loop_now_us();
-}
-
-/* Hands the connection what is left of the request: the head from x->wire, then the
- * body straight from its one shared copy (never copied per request). Returns 0 when all
- * of it has left, CONN_AGAIN when the socket must drain first, or -errno. */
-static int send_more(struct req *r)
-{
-    struct req_run *x = r->run;
-    struct conn *c = req_conn(r);
-    size_t body_len = r->body ? r->body->len : 0;
-    while (buf_size(&x->wire) > 0 || x->body_sent < body_len) {
-        int head = buf_size(&x->wire) > 0;
-        const char *p = head ? buf_head(&x->wire) : r->body->data + x->body_sent;
-        size_t n = head ? buf_size(&x->wire) : body_len - x->body_sent;
-        int k = conn_write(c, p, n);
-        if (k < 0)
-            return k;
-        if (k == 0)
-            return CONN_AGAIN;
-        if (head)
-            buf_consume(&x->wire, (size_t)k);
-        else
-            x->body_sent += (size_t)k;
-    }
-    return conn_flush(c); /* TLS may still hold ciphertext */
-}
-
-static void start_send(struct req *r)
-{
-    struct salvo *eng = r->eng;
-    struct req_run *x = r->run;
-    /* The connect phase is over: from here on only --max-time applies. */
-    loop_timer_stop(eng->loop, &x->connect_timer);
-    r->state = REQ_SENDING;
-    struct http1_request hr = {
-        .method = r->method,
-        .url = &r->url,
-        .user_agent = eng->user_agent,
-        .headers = (const char *const *)r->headers,
-        .headers_len = r->headers_len,
-        .body = r->body ? r->body->data : NULL,
-        .body_len = r->body ? r->body->len : 0,
-        .keepalive = eng->cfg.keepalive && !r->conn_close,
-        .compressed = 1,
-    };
-    buf_reset(&x->wire);
-    x->body_sent = 0;
-    int rc = http1_write_head(&x->wire, &hr);
-    if (rc == 0)
-        rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash,
-                         eng->cfg.follow_redirects);
-    if (rc < 0) {
-        attempt_failed(r, SALVO_E_RESOURCE, "cannot build the request: %s", strerror(-rc));
-        return;
-    }
-    x->a.sent = 1;
-    rc = send_more(r);
-    if (rc == 0)
-        sent_all(r);
-    else if (rc != CONN_AGAIN)
-        send_failed(r, rc);
-}
-
-static void attempt_succeeded(struct req *r);
-static void do_receive(struct req *r);
-
-/* Sending failed. A server may answer and close before it has read the whole request (an
- * early 413 or 401): its answer says more than "reset", so read what it sent first. A
- * request too large for the output buffer is a local limit. */
-static void send_failed(struct req *r, int rc)
-{
-    if (rc == -EPIPE || rc == -ECONNRESET) {
-        sent_all(r);
-        do_receive(r);
-    } else if (rc == -EPROTO) {
-        attempt_failed(r, SALVO_E_RESOURCE, "cannot queue the request: %s", strerror(-rc));
-    } else {
-        io_failed(r, -rc, "sending the request");
-    }
-}
-
-/* Feeds one chunk of response bytes (or EOF when n == 0) to the parser. Returns 1 when
- * the attempt ended (the request may be gone), 0 to keep reading. */
-static int got_bytes(struct req *r, const char *p, size_t n)
-{
-    struct req_run *x = r->run;
-    enum http1_rc rc;
-    if (n > 0) {
-        if (x->a.t_first_byte == 0) {
-            x->a.t_first_byte = loop_now_us();
-            x->a.ttfb_ms = (double)(x->a.t_first_byte - x->a.t_sent) / 1000.0;
-        }
-        r->eng->stats.bytes_received += n;
-        size_t used = 0;
-        rc = http1_feed(&x->http, p, n, &used);
-    } else {
-        rc = http1_eof(&x->http);
-    }
-    x->a.status = x->http.status;
-    if (rc == HTTP1_AGAIN)
-        return 0;
-    if (rc == HTTP1_DONE)
-        attempt_succeeded(r);
-    else
-        attempt_failed(r, x->http.err, "%s", x->http.msg);
-    return 1;
-}
-
-static void do_receive(struct req *r)
-{
-    char chunk[READ_CHUNK];
-    for (int i = 0; i < READS_PER_EVENT; i++) {
-        ssize_t n = conn_recv(req_conn(r), chunk, sizeof chunk);
-        if (n == CONN_AGAIN)
-            return;
-        if (n == CONN_ETLS) {
-            const char *why = NULL;
-            (void)tls_error(req_conn(r)->tls, &why);
-            attempt_failed(r, SALVO_E_PROTOCOL, "TLS: %s", why ? why : "error");
-            return;
-        }
-        if (n < 0) {
-            io_failed(r, (int)-n, "reading the response");
-            return;
-        }
-        if (got_bytes(r, chunk, (size_t)n) || n == 0)
-            return;
-    }
-}
-
-static void on_io(struct loop_io *w, unsigned events, void *data)
-{
-    (void)w;
-    struct req *r = data;
-    switch (r->state) {
-    case REQ_CONNECTING:
-        on_connected(r);
-        break;
-    case REQ_TLS:
-        step_tls(r);
-        break;
-    case REQ_SENDING: {
-        int rc = send_more(r);
-        if (rc == 0)
-            sent_all(r);
-        else if (rc != CONN_AGAIN) {
-            send_failed(r, rc);
-            break;
-        }
-        /* A server may answer (or close) before reading the whole request. */
-        if (events & (LOOP_READ | LOOP_ERROR)) {
-            if (r->state == REQ_SENDING)
-                r->run->a.t_sent = loop_now_us();
-            do_receive(r);
-        }
-        break;
-    }
-    case REQ_RECEIVING:
-        do_receive(r);
-        break;
-    default:
-        /* No other state has a connection; a stale event is ignored. */
-        break;
-    }
-}
-
-/* ---- deadlines ---------------------------------------------------------------------- */
-
-static salvo_err_t deadline_class(enum req_state s)
-{
-    switch (s) {
-    case REQ_RESOLVING:
-        return SALVO_E_DNS_TIMEOUT;
-    case REQ_CONNECTING:
-        return SALVO_E_CONNECT_TIMEOUT;
-    case REQ_TLS:
-        return SALVO_E_TLS_TIMEOUT;
-    default:
-        return SALVO_E_TIMEOUT;
-    }
-}
-
-static void deadline_passed(struct req *r, const char *which, double secs)
-{
-    attempt_failed(r, deadline_class(r->state), "%s of %g s passed while %s", which, secs,
-                   req_state_name(r->state));
-}
-
-static void on_connect_timer(struct loop_timer *t, void *data)
-{
-    (void)t;
-    struct req *r = data;
-    deadline_passed(r, "connect timeout", r->eng->cfg.connect_timeout);
-}
-
-static void on_attempt_timer(struct loop_timer *t, void *data)
-{
-    (void)t;
-    struct req *r = data;
-    deadline_passed(r, "max time", r->eng->cfg.max_time);
-}
-
-/* ---- the end of an attempt --------------------------------------------------------- */
-
 /* Keeps the attempt's final status, which the record reports even when a later attempt
  * or hop fails before any header, and adds the attempt to attempts_log (--attempt-log).
  * Allocation failure only shortens the log: the request itself goes on. */
@@ -827,18 +452,6 @@ void req_end_attempt(struct req *r, salvo_err_t err)
         .backoff_ms = -1,
     };
     copy_str(e->ip, sizeof e->ip, a->remote_ip);
-}
-
-/* Adaptive politeness: what the origin's answer says about its load (pool.h). */
-static void tell_origin(struct req *r, salvo_err_t err, int status)
-{
-    if (r->origin == NULL)
-        return;
-    int retry_after = err == SALVO_E_OK && r->run->http.retry_after != NULL;
-    if (err == SALVO_E_RESET || status == 429 || status == 503)
-        pool_origin_pushback(r->eng->pool, r->origin, retry_after);
-    else if (err == SALVO_E_OK && status < 400)
-        pool_origin_success(r->eng->pool, r->origin);
 }
 
 static uint64_t rng_next(struct salvo *eng)
@@ -884,132 +497,246 @@ int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sle
     return may_retry(r, *sleep_ms);
 }
 
-/* Sleeps without a slot: a request waiting to retry must not keep others out. */
-static void sleep_then_retry(struct req *r, uint64_t sleep_ms)
+int req_may_replay(const struct req *r)
 {
-    if (r->eng->cfg.attempt_log && r->log_len > 0)
-        r->log[r->log_len - 1].a.backoff_ms = (double)sleep_ms;
-    limiter_release(r->eng, r);
-    r->state = REQ_BACKOFF;
-    loop_timer_start(r->eng->loop, &r->backoff_timer, sleep_ms);
-}
-
-static void on_backoff_timer(struct loop_timer *t, void *data)
-{
-    (void)t;
-    struct req *r = data;
-    /* It was admitted once already: it goes ahead of requests that never started. */
-    if (limiter_enqueue(r->eng, r, 1) < 0)
-        req_finish(r, SALVO_E_RESOURCE, "out of memory");
-}
-
-/* A keep-alive connection the server closed while it sat in the pool fails before the
- * first response byte. That says nothing about the site: replay once on a fresh
- * connection, in the same attempt (it does not count as one). The server may have acted
- * on the request before closing, though, so the retry rule for methods that are not
- * idempotent holds here too: such a request that was sent is not replayed unless the
- * user allows it (--retry-non-idempotent). */
-static int replay_stale(struct req *r, salvo_err_t err)
-{
-    struct req_run *x = r->run;
-    if (!x->a.reused || x->replayed || x->http.got_bytes ||
-        (err != SALVO_E_RESET && err != SALVO_E_EMPTY_REPLY))
+    const struct req_run *x = r->run;
+    if (!x->a.reused || x->replayed || x->http.got_bytes)
         return 0;
-    if (x->a.sent && !r->idempotent && !r->eng->cfg.retry_non_idempotent)
-        return 0;
-    x->replayed = 1;
-    pool_close(r->eng->pool, x->pc, 1); /* the origin's room stays with this request */
-    x->pc = NULL;
-    uint64_t start = x->a.t_start;
-    req_attempt_reset(&x->a, loop_now_us());
-    x->a.t_start = start;
-    resolve(r);
-    return 1;
+    /* The server may have acted on the request before closing: the retry rule for
+     * methods that are not idempotent holds for a silent replay too. */
+    return !(x->a.sent && !r->idempotent && !r->eng->cfg.retry_non_idempotent);
 }
 
-static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
+salvo_err_t req_errno_class(int err, enum req_state phase)
 {
-    struct req_run *x = r->run;
-    if (replay_stale(r, err))
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(x->a.msg, sizeof x->a.msg, fmt, ap);
-    va_end(ap);
-    x->a.err = err;
-    tell_origin(r, err, x->a.status);
-    req_end_attempt(r, err);
-    attempt_cleanup(r, 0);
-
-    uint64_t sleep_ms;
-    if (req_retry_decision(r, err, 0, &sleep_ms))
-        sleep_then_retry(r, sleep_ms);
-    else
-        req_finish(r, err, x->a.msg);
-}
-
-static void follow_redirect(struct req *r)
-{
-    char msg[REQ_MSG_LEN];
-    salvo_err_t err = redirect_apply(r, &r->run->http, msg, sizeof msg);
-    if (err != SALVO_E_OK) {
-        req_finish(r, err, msg);
-        return;
+    switch (err) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL: /* out of ephemeral ports */
+        /* Local shortages say nothing about the site and are worth a retry. */
+        return SALVO_E_RESOURCE;
+    default:
+        break;
     }
-    /* The next URL is a request of its own for retries; the slot is given back, since
-     * the next origin may have no room yet. */
-    r->attempts = 0;
-    limiter_release(r->eng, r);
-    if (limiter_enqueue(r->eng, r, 1) < 0)
-        req_finish(r, SALVO_E_RESOURCE, "out of memory");
+    if (phase == REQ_CONNECTING || phase == REQ_RESOLVING || phase == REQ_WAIT_IP) {
+        if (err == ECONNREFUSED)
+            return SALVO_E_CONNECT_REFUSED;
+        if (err == ETIMEDOUT || err == EINPROGRESS || err == EAGAIN)
+            return SALVO_E_CONNECT_TIMEOUT;
+        return SALVO_E_CONNECT_ERROR;
+    }
+    if (phase == REQ_TLS)
+        return err == ETIMEDOUT || err == EAGAIN ? SALVO_E_TLS_TIMEOUT : SALVO_E_TLS_HANDSHAKE;
+    return err == ETIMEDOUT || err == EAGAIN ? SALVO_E_TIMEOUT : SALVO_E_RESET;
 }
 
-static void attempt_succeeded(struct req *r)
+/* ---- redirects ----------------------------------------------------------------------- */
+
+static int header_named(const char *line, const char *name)
 {
-    struct req_run *x = r->run;
-    const salvo_config_t *c = &r->eng->cfg;
-    x->a.transfer_ms = ms_since(x->a.t_first_byte ? x->a.t_first_byte : x->a.t_sent);
-    if (c->hash)
-        http1_sha256_hex(&x->http, x->sha256);
-    int status = x->a.status;
-    uint64_t sleep_ms;
-    tell_origin(r, SALVO_E_OK, status);
-    req_end_attempt(r, SALVO_E_OK);
-    /* Back to the pool only after a whole response that allows keep-alive and left no
-     * stray bytes (http1 clears keep_alive for those) on a socket still open, with all
-     * of the request sent: a server may answer before reading the whole body, and the
-     * rest of it must never run into the next request on the connection. */
-    size_t body_len = r->body ? r->body->len : 0;
-    int keep = c->keepalive && !r->conn_close && x->http.keep_alive && x->body_sent == body_len &&
-               buf_size(&x->wire) == 0;
-    attempt_cleanup(r, keep);
-    if (c->follow_redirects && redirect_wanted(&x->http))
-        follow_redirect(r);
-    else if (req_retry_decision(r, SALVO_E_OK, status, &sleep_ms))
-        sleep_then_retry(r, sleep_ms);
-    else
-        req_finish(r, SALVO_E_OK, NULL);
+    size_t n = strlen(name);
+    return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* ---- the one exit -------------------------------------------------------------------- */
+/* Headers meant for one origin do not travel to another (curl does the same):
+ * credentials, and a Host the user set, which names the origin it was given for. */
+static void drop_origin_headers(struct req *r)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < r->headers_len; i++) {
+        if (header_named(r->headers[i], "Authorization") || header_named(r->headers[i], "Cookie") ||
+            header_named(r->headers[i], "Host"))
+            free(r->headers[i]);
+        else
+            r->headers[kept++] = r->headers[i];
+    }
+    r->headers_len = kept;
+}
 
-void req_finish(struct req *r, salvo_err_t err, const char *msg)
+salvo_err_t req_follow_redirect(struct req *r, char *msg, size_t msglen)
+{
+    const struct http1 *h = &r->run->http;
+    struct redirect_in in = {
+        .url = &r->url,
+        .method = r->method,
+        .status = h->status,
+        .location = h->location,
+        .location_conflict = h->location_conflict,
+        .redirects = r->redirects,
+        .max_redirs = r->eng->cfg.max_redirs,
+    };
+    struct redirect_out out;
+    salvo_err_t err = redirect_next(&in, &out, msg, msglen);
+    if (err != SALVO_E_OK)
+        return err;
+    if (out.to_get) {
+        char *get = strdup("GET");
+        if (get == NULL) {
+            redirect_out_free(&out);
+            snprintf(msg, msglen, "out of memory");
+            return SALVO_E_RESOURCE;
+        }
+        free(r->method);
+        r->method = get;
+        body_unref(r->body);
+        r->body = NULL;
+        r->is_head = 0;
+        r->idempotent = 1;
+    }
+    if (out.cross_origin)
+        drop_origin_headers(r);
+    url_free(&r->url);
+    r->url = out.url;
+    free(r->final_url);
+    r->final_url = out.next;
+    r->redirects++;
+    r->attempts = 0; /* the next URL is a request of its own for retries */
+    return SALVO_E_OK;
+}
+
+/* ---- the one exit ---------------------------------------------------------------------- */
+
+void req_complete(struct req *r, salvo_err_t err, const char *msg)
 {
     struct salvo *eng = r->eng;
-    attempt_cleanup(r, 0);
+    req_set_state(r, REQ_DONE, err == SALVO_E_OK ? "" : salvo_err_name(err));
     loop_timer_stop(eng->loop, &r->backoff_timer);
-    loop_defer_cancel(eng->loop, &r->defer);
-    limiter_remove(eng, r);
-    limiter_release(eng, r);
+    req_drop_origin(r);
+    r->t_done = loop_now_us();
+    r->done_err = err;
+    r->done_msg = err != SALVO_E_OK && msg != NULL && *msg ? strdup(msg) : NULL;
     list_remove(&r->live);
-    eng->n_live--;
-    r->state = REQ_DONE;
+    list_push_back(&eng->completed, &r->live);
+    loop_defer(eng->loop, &eng->deliver);
+}
 
-    salvo_result_t res;
-    salvo_attempt_t *log = result_fill(r, &res, err, msg);
-    eng->stats.completed++;
-    r->cb(&res, r->user);
-    free(log);
-    req_free(r);
-    limiter_schedule(eng);
+/* ---- the record ------------------------------------------------------------------------ */
+
+/* The run-time half of the record: phases, bytes, TLS facts. Left at "does not
+ * apply" (the caller's defaults) for a request that never ran. */
+static void fill_run_facts(const struct req_run *x, salvo_result_t *res)
+{
+    const struct req_attempt *a = &x->a;
+    res->status = a->status;
+    res->remote_ip = a->remote_ip[0] ? a->remote_ip : NULL;
+    res->bytes = x->http.bytes;
+    res->wire_bytes = x->http.wire_bytes;
+    res->dns_ms = a->dns_ms;
+    res->connect_ms = a->connect_ms;
+    res->tls_ms = a->tls_ms;
+    res->ttfb_ms = a->ttfb_ms;
+    res->transfer_ms = a->transfer_ms;
+    res->reused = a->remote_ip[0] ? a->reused : -1;
+    res->tls_resumed = a->tls_resumed;
+    const struct req_tls_facts *f = &a->tls;
+    if (f->have) {
+        res->tls_version = f->version;
+        res->tls_cipher = f->cipher;
+        res->alpn = f->alpn[0] ? f->alpn : NULL;
+    }
+    if (f->have_cert) {
+        res->cert_expiry = f->cert_expiry;
+        res->chain_expiry = f->chain_expiry[0] ? f->chain_expiry : NULL;
+        res->cert_days_left = f->days_left;
+        res->cert_subject = f->subject[0] ? f->subject : NULL;
+        res->cert_issuer = f->issuer[0] ? f->issuer : NULL;
+    }
+    res->sha256 = x->sha256[0] ? x->sha256 : NULL;
+}
+
+/* attempts_log as the public type wants it: one contiguous array. */
+static salvo_attempt_t *fill_log(const struct req *r, salvo_result_t *res)
+{
+    if (!r->eng->cfg.attempt_log)
+        return NULL;
+    salvo_attempt_t *log = calloc(r->log_len ? r->log_len : 1, sizeof *log);
+    if (log == NULL)
+        return NULL; /* the record says null rather than lose the result */
+    for (size_t i = 0; i < r->log_len; i++) {
+        log[i] = r->log[i].a;
+        log[i].remote_ip = r->log[i].ip[0] ? r->log[i].ip : NULL;
+    }
+    res->attempts_log = log;
+    res->attempts_log_len = r->log_len;
+    return log;
+}
+
+/* Builds the result of a completed request: every pointer in it points into r, valid
+ * until r is freed. Returns the attempts_log array to free after the callback (NULL
+ * when there is none). */
+static salvo_attempt_t *result_fill(const struct req *r, salvo_result_t *res)
+{
+    salvo_err_t err = r->done_err;
+    const char *msg = r->done_msg;
+    uint64_t now = r->t_done;
+    memset(res, 0, sizeof *res);
+    res->index = r->index;
+    res->url = r->url_shown ? r->url_shown : r->url_str;
+    res->error = err;
+    res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
+    res->attempts = r->attempts;
+    res->queue_ms = r->t_slot ? (double)(r->t_slot - r->t_submit) / 1000.0 : -1;
+    res->total_ms = r->t_slot ? (double)(now - r->t_slot) / 1000.0 : -1;
+    res->start_ms = r->t_slot ? req_run_ms(r->eng, r->t_slot) : -1;
+    res->dns_ms = res->connect_ms = res->tls_ms = res->ttfb_ms = res->transfer_ms = -1;
+    res->reused = res->tls_resumed = -1;
+    if (r->run != NULL)
+        fill_run_facts(r->run, res);
+    if (res->status == 0)
+        res->status = r->last_status; /* an earlier attempt's or hop's, kept */
+    res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
+    if (r->eng->cfg.follow_redirects && r->url_err == SALVO_E_OK)
+        res->final_url = r->final_url ? r->final_url : res->url;
+    res->redirects = r->redirects;
+    return fill_log(r, res);
+}
+
+void req_deliver(struct salvo *eng)
+{
+    while (!list_empty(&eng->completed)) {
+        struct req *r = list_entry(eng->completed.next, struct req, live);
+        list_remove(&r->live);
+        eng->n_live--;
+        salvo_result_t res;
+        salvo_attempt_t *log = result_fill(r, &res);
+        eng->stats.completed++;
+        r->cb(&res, r->user);
+        free(log);
+        req_free(r);
+    }
+}
+
+/* Keeps a finished request's run state for the next request, up to one per slot (as
+ * many as can run at once), or frees it. */
+static void run_release(struct salvo *eng, struct req_run *x)
+{
+    if (eng->n_run_cache < eng->limiter.slots) {
+        x->next_free = eng->run_cache;
+        eng->run_cache = x;
+        eng->n_run_cache++;
+        return;
+    }
+    run_free(x);
+}
+
+static void req_free(struct req *r)
+{
+    if (r->url_err == SALVO_E_OK)
+        url_free(&r->url);
+    for (size_t i = 0; i < r->headers_len; i++)
+        free(r->headers[i]);
+    free(r->headers);
+    body_unref(r->body);
+    free(r->method);
+    free(r->url_str);
+    free(r->url_shown);
+    free(r->url_msg);
+    free(r->final_url);
+    free(r->log);
+    free(r->done_msg);
+    if (r->run != NULL)
+        run_release(r->eng, r->run);
+    free(r);
 }

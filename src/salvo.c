@@ -1,7 +1,7 @@
 /*
  * salvo.c -- the public API of include/salvo.h: engine creation, submit, run, cancel,
- * stats and free. The work itself happens in request.c (one request) and limiter.c
- * (slots and the queue).
+ * stats and free. The work itself happens in a driver (drive.c, or blocking.c for the
+ * blocking baseline) over the request core (request.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,10 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 
-#include "engine.h"
+#include "blocking.h"
+#include "drive.h"
+#include "http1_request.h"
+#include "request.h"
 
 /* File descriptors salvo keeps for itself beyond one per slot: epoll, the wakeup
  * eventfd, c-ares sockets, stdio and whatever the embedding application holds. */
@@ -117,22 +120,6 @@ static size_t fit_fd_limit(size_t want, size_t *budget, char *warn, size_t warnl
     return fit;
 }
 
-struct tls_ctx *engine_tls(struct salvo *eng)
-{
-    if (eng->tls == NULL && !eng->tls_failed) {
-        struct tls_ctx_config tc = {.insecure = eng->cfg.insecure, .cacert = eng->cacert};
-        if (tls_ctx_new(&eng->tls, &tc, eng->tls_err, sizeof eng->tls_err) < 0)
-            eng->tls_failed = 1;
-    }
-    return eng->tls;
-}
-
-static void on_sched(struct loop_defer *d, void *data)
-{
-    (void)d;
-    limiter_run_pass(data);
-}
-
 static void stop_feed_wait(struct salvo *eng)
 {
     if (eng->feed_io != NULL) {
@@ -147,7 +134,7 @@ static void on_feed_ready(struct loop_io *w, unsigned events, void *data)
     (void)events;
     struct salvo *eng = data;
     stop_feed_wait(eng);
-    limiter_schedule(eng);
+    drive_schedule(eng);
 }
 
 SALVO_API int salvo_feed_wait(salvo_t *eng, int fd)
@@ -171,8 +158,9 @@ static void cancel_all(struct salvo *eng)
     eng->feed_done = 1;
     while (!list_empty(&eng->live)) {
         struct req *r = list_entry(eng->live.next, struct req, live);
-        req_finish(r, SALVO_E_CANCELLED, "the run was interrupted");
+        drive_abort(r, SALVO_E_CANCELLED, "the run was interrupted");
     }
+    req_deliver(eng); /* every callback runs, also on cancel */
     eng->cancelled = 1;
     loop_stop(eng->loop);
 }
@@ -208,7 +196,7 @@ static int open_subsystems(struct salvo *eng, size_t fd_budget, char *err, size_
         snprintf(err, errlen, "cannot create the event loop: %s", strerror(-rc));
         return -1;
     }
-    loop_defer_init(&eng->sched, on_sched, eng);
+    drive_init(eng);
     loop_on_wakeup(eng->loop, on_wakeup, eng);
     if (eng->cfg.debug_loop_ms > 0)
         loop_set_lag_threshold(eng->loop, eng->cfg.debug_loop_ms);
@@ -241,13 +229,19 @@ SALVO_API int salvo_new(salvo_t **out, const salvo_config_t *cfg, char *err, siz
         goto fail;
     }
     list_init(&eng->live);
+    list_init(&eng->completed);
+    eng->t_start = loop_now_us();
     size_t fd_budget;
-    eng->slots = fit_fd_limit((size_t)cfg->concurrency, &fd_budget, warn, warnlen);
-    eng->window = cfg->window ? cfg->window : (eng->slots * 10 > 10000 ? eng->slots * 10 : 10000);
+    size_t slots = fit_fd_limit((size_t)cfg->concurrency, &fd_budget, warn, warnlen);
+    eng->window = cfg->window ? cfg->window : (slots * 10 > 10000 ? slots * 10 : 10000);
     if (getrandom(&eng->rng, sizeof eng->rng, GRND_NONBLOCK) != sizeof eng->rng || !eng->rng)
         eng->rng = 0x9E3779B97F4A7C15ULL ^ loop_now_us();
     if (open_subsystems(eng, fd_budget, err, errlen) < 0)
         goto fail;
+    if (limiter_init(&eng->limiter, eng->pool, slots) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     /* A CA file is read now, so that one that cannot be used stops the run before any
      * request is sent; the system store stays lazy (it is read on the first https
      * request, if any). */
@@ -294,6 +288,11 @@ SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,
     if (req_new(eng, url, index, request, cb, user, &r, eng->last_error, sizeof eng->last_error) <
         0)
         return -1;
+    /* The blocking baseline takes requests from the live list itself. */
+    if (!eng->cfg.blocking && drive_submit(r) < 0) {
+        snprintf(eng->last_error, sizeof eng->last_error, "out of memory");
+        return -1;
+    }
     eng->stats.submitted++;
     return 0;
 }
@@ -303,18 +302,23 @@ SALVO_API const char *salvo_last_error(const salvo_t *eng)
     return eng->last_error;
 }
 
+SALVO_API void salvo_set_trace(salvo_t *eng, salvo_trace_cb *cb, void *user)
+{
+    eng->trace = cb;
+    eng->trace_user = user;
+}
+
 SALVO_API int salvo_run(salvo_t *eng)
 {
     if (eng->running)
         return -1;
     eng->running = 1;
     int rc;
-    if (eng->cfg.blocking) {
+    eng->t_start = loop_now_us();
+    if (eng->cfg.blocking)
         rc = blocking_run(eng);
-    } else {
-        limiter_schedule(eng);
-        rc = loop_run(eng->loop);
-    }
+    else
+        rc = drive_run(eng);
     /* A cancel that arrived while the loop was stopping is carried out now. */
     if (eng->cancel_requested && !eng->cancelled)
         cancel_all(eng);
@@ -332,9 +336,11 @@ SALVO_API void salvo_cancel(salvo_t *eng)
 SALVO_API void salvo_stats(const salvo_t *eng, salvo_stats_t *st)
 {
     *st = eng->stats;
-    st->in_flight = eng->in_flight;
-    st->queued = eng->n_queued;
-    st->concurrency = (int)eng->slots;
+    st->in_flight = eng->limiter.in_flight;
+    st->queued = eng->limiter.waiting;
+    st->concurrency = (int)eng->limiter.slots;
+    if (!eng->cfg.blocking)
+        st->max_in_flight = eng->limiter.max_in_flight;
     struct dns_stats ds = {0};
     if (eng->dns != NULL)
         dns_get_stats(eng->dns, &ds);
@@ -357,9 +363,10 @@ SALVO_API void salvo_free(salvo_t *eng)
     if (eng->loop != NULL) {
         stop_feed_wait(eng);
         eng->cancel_requested = 1;
-        if (!list_empty(&eng->live))
+        if (!list_empty(&eng->live) || !list_empty(&eng->completed))
             cancel_all(eng);
         loop_defer_cancel(eng->loop, &eng->sched);
+        loop_defer_cancel(eng->loop, &eng->deliver);
     }
     /* Idle connections are the pool's: closed before the loop they are watched by. */
     pool_free(eng->pool);
@@ -373,12 +380,8 @@ SALVO_API void salvo_free(salvo_t *eng)
     for (size_t i = 0; eng->resolve && i < eng->cfg.resolve_len; i++)
         free(eng->resolve[i]);
     free(eng->resolve);
-    req_body_unref(eng->last_body);
-    while (eng->run_cache != NULL) {
-        struct req_run *x = eng->run_cache;
-        eng->run_cache = x->next_free;
-        req_run_free(x);
-    }
+    req_engine_free(eng);
+    limiter_free(&eng->limiter);
     free(eng->user_agent);
     free(eng->dns_servers);
     free(eng->cacert);

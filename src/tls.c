@@ -440,26 +440,6 @@ fail:
     return NULL;
 }
 
-struct tls *tls_new_fd(struct tls_ctx *ctx, int fd, const char *host, int host_is_ip,
-                       const char *origin_key, char *err, size_t errlen)
-{
-    struct tls *t = tls_new(ctx, host, host_is_ip, origin_key, err, errlen);
-
-    if (t == NULL)
-        return NULL;
-    /* SSL_set_fd puts a socket BIO in place of the memory BIOs (freeing them). From here
-     * OpenSSL does the reads and writes itself: drain() finds nothing pending. */
-    if (SSL_set_fd(t->ssl, fd) != 1) {
-        snprintf(err, errlen, "cannot attach the socket to TLS");
-        tls_free(t);
-        ERR_clear_error();
-        return NULL;
-    }
-    t->rbio = SSL_get_rbio(t->ssl);
-    t->wbio = SSL_get_wbio(t->ssl);
-    return t;
-}
-
 /* ---- ciphertext in and out ---------------------------------------------------------- */
 
 int tls_feed(struct tls *t, const void *data, size_t len)
@@ -765,9 +745,7 @@ long tls_write(struct tls *t, const void *plain, size_t len, struct buf *out)
 
 size_t tls_buffered(const struct tls *t)
 {
-    /* Memory BIOs only: a socket BIO (the blocking baseline) is never pooled. */
-    size_t ciphertext = BIO_method_type(t->rbio) == BIO_TYPE_MEM ? BIO_ctrl_pending(t->rbio) : 0;
-    return (size_t)SSL_pending(t->ssl) + ciphertext;
+    return (size_t)SSL_pending(t->ssl) + BIO_ctrl_pending(t->rbio);
 }
 
 salvo_err_t tls_error(const struct tls *t, const char **reason)

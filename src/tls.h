@@ -63,12 +63,6 @@ struct tls_info {
 struct tls *tls_new(struct tls_ctx *ctx, const char *host, int host_is_ip, const char *origin_key,
                     char *err, size_t errlen);
 
-/* The blocking baseline's variant: OpenSSL reads and writes the (blocking) socket fd
- * itself, as a simple client does; tls_handshake, tls_read and tls_write then block, and
- * TLS_AGAIN means the socket's timeout expired. The engine never uses it. */
-struct tls *tls_new_fd(struct tls_ctx *ctx, int fd, const char *host, int host_is_ip,
-                       const char *origin_key, char *err, size_t errlen);
-
 /* Ciphertext from the socket. Returns 0 or -ENOMEM. */
 int tls_feed(struct tls *t, const void *data, size_t len);
 /* The socket reached EOF. */

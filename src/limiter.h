@@ -1,0 +1,77 @@
+/*
+ * limiter.h -- the global slots (-c) and who gets the next one.
+ *
+ * A request that wants to run waits in the lane of its origin (one FIFO per origin),
+ * holding no slot. limiter_grant hands free slots to lanes in round-robin order, one
+ * request at a time, skipping lanes whose origin has no room (pool_has_room: per-host
+ * cap, adaptive politeness): a thousand URLs of one busy site at the head of the input
+ * cannot keep the other sites waiting (the fairness of curl's per-host pending queue,
+ * without its rescans of every request).
+ *
+ * A granted waiter's callback runs once, from inside limiter_grant, with the slot taken
+ * and room in its origin secured: an idle connection checked out of the pool, or (NULL)
+ * a reservation for a new one. Waiting is an embedded struct, as DNS and per-IP waits
+ * are: no allocation per request, and limiter_cancel takes a waiter back at any time.
+ *
+ * The limiter never calls anything but the callbacks its waiters carry; whoever frees a
+ * slot (limiter_release) arranges for limiter_grant to run again.
+ */
+#ifndef SALVO_LIMITER_H
+#define SALVO_LIMITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "pool.h"
+
+struct limiter_waiter;
+typedef void limiter_fn(struct limiter_waiter *w, struct pool_conn *pc, void *data);
+
+struct limiter_waiter {
+    struct list link;      /* in its lane while waiting */
+    struct origin *origin; /* where it needs room (the caller holds a reference) */
+    limiter_fn *cb;        /* called once, when granted */
+    void *data;
+};
+
+struct lane; /* one origin's waiters */
+
+struct limiter {
+    struct pool *pool;
+    size_t slots;          /* global slots */
+    size_t in_flight;      /* slots taken */
+    size_t max_in_flight;  /* the most ever taken at once */
+    size_t waiting;        /* waiters in all lanes */
+    struct list lanes;     /* lanes with waiters, in round-robin order */
+    struct lane **buckets; /* lanes by origin */
+    size_t nbuckets, nlanes;
+};
+
+int limiter_init(struct limiter *l, struct pool *pool, size_t slots);
+void limiter_free(struct limiter *l); /* no waiter may remain */
+
+static inline void limiter_waiter_init(struct limiter_waiter *w)
+{
+    list_init(&w->link);
+}
+
+/* Queues w for a slot and room in o; at_front: ahead of the lane's other waiters (a
+ * request admitted once already, back from a backoff or a redirect). Returns 0 or
+ * -ENOMEM (then w is not queued). */
+int limiter_wait(struct limiter *l, struct limiter_waiter *w, struct origin *o, int at_front,
+                 limiter_fn *cb, void *data);
+/* Takes w out of its lane if it is waiting; harmless otherwise. */
+void limiter_cancel(struct limiter *l, struct limiter_waiter *w);
+static inline int limiter_waiting(const struct limiter_waiter *w)
+{
+    return list_linked(&w->link);
+}
+
+/* Grants free slots, round robin over lanes with room. */
+void limiter_grant(struct limiter *l);
+
+/* Gives a slot back. */
+void limiter_release(struct limiter *l);
+
+#endif
