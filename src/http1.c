@@ -346,10 +346,8 @@ static int single_length(const char *v, size_t n, char *out, size_t cap)
 
 /* Passes one whole header line on to llhttp (with CRLF), or drops it: a repeat of the
  * Content-Length already passed on, and "Transfer-Encoding: identity". */
-static int header_line(struct http1 *h)
+static int header_line(struct http1 *h, const char *line, size_t n)
 {
-    const char *line = buf_head(&h->line);
-    size_t n = buf_size(&h->line);
     char digits[24];
 
     if (is_name(line, n, "transfer-encoding")) {
@@ -417,23 +415,31 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
         size_t end = lf ? (size_t)(lf - data) : len;
         if (count_head(h, end - i + (lf != NULL)) < 0)
             return -1;
-        if (buf_append(&h->line, data + i, end - i) < 0) {
-            set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
-            return -1;
+        /* A line that arrived whole is read where it lies; only one cut by the end of a
+         * read is gathered in h->line. */
+        const char *line = data + i;
+        size_t n = end - i;
+        if (lf == NULL || buf_size(&h->line) > 0) {
+            if (buf_append(&h->line, data + i, end - i) < 0) {
+                set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+                return -1;
+            }
+            line = buf_head(&h->line);
+            n = buf_size(&h->line);
         }
         i = end;
         if (lf == NULL)
             break;
         i++;
         /* One CR before the LF belongs to the line end. */
-        if (buf_size(&h->line) > 0 && buf_head(&h->line)[buf_size(&h->line) - 1] == '\r')
-            h->line.len--;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
         h->head_line++;
-        if (buf_size(&h->line) == 0) {
+        if (n == 0) {
             if (norm_append(h, "\r\n", 2) < 0)
                 return -1;
             *ended = 1;
-        } else if (header_line(h) < 0) {
+        } else if (header_line(h, line, n) < 0) {
             return -1;
         }
         buf_reset(&h->line);
