@@ -538,15 +538,16 @@ static void on_backoff_timer(struct loop_timer *t, void *data)
         finish(r, SALVO_E_RESOURCE, "out of memory");
 }
 
-/* Sleeps without a slot: a request waiting to retry must not keep others out. */
-static void sleep_then_retry(struct req *r, uint64_t sleep_ms)
+/* Sleeps without a slot: a request waiting to retry must not keep others out. why
+ * names the failure or the answer, for the trace. */
+static void sleep_then_retry(struct req *r, uint64_t sleep_ms, const char *why)
 {
     if (r->eng->cfg.attempt_log && r->log_len > 0)
         r->log[r->log_len - 1].a.backoff_ms = (double)sleep_ms;
     release_slot(r);
     r->backoff_ms = sleep_ms;
     loop_timer_init(&r->backoff_timer, on_backoff_timer, r);
-    req_set_state(r, REQ_BACKOFF, "");
+    req_set_state(r, REQ_BACKOFF, why);
 }
 
 /* A keep-alive connection the server closed while it sat in the pool fails before the
@@ -584,7 +585,7 @@ static void attempt_failed(struct req *r, salvo_err_t err, const char *fmt, ...)
 
     uint64_t sleep_ms;
     if (req_retry_decision(r, err, 0, &sleep_ms))
-        sleep_then_retry(r, sleep_ms);
+        sleep_then_retry(r, sleep_ms, salvo_err_name(err));
     else
         finish(r, err, x->a.msg);
 }
@@ -625,8 +626,11 @@ static void attempt_succeeded(struct req *r)
     attempt_cleanup(r, keep);
     if (c->follow_redirects && redirect_wanted(status, x->http.location))
         follow_redirect(r);
-    else if (req_retry_decision(r, SALVO_E_OK, status, &sleep_ms))
-        sleep_then_retry(r, sleep_ms);
+    else if (req_retry_decision(r, SALVO_E_OK, status, &sleep_ms)) {
+        char why[16];
+        snprintf(why, sizeof why, "status %d", status);
+        sleep_then_retry(r, sleep_ms, why);
+    }
     else
         finish(r, SALVO_E_OK, NULL);
 }

@@ -48,6 +48,7 @@ static const char usage_text[] =
     "      --max-redirs N         at most N redirects (10)\n"
     "      --attempt-log          add attempts_log to each record\n"
     "      --blocking             the blocking baseline, one URL at a time\n"
+    "      --trace FILE           one JSON line per request state change (- = stderr)\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
     "\n"
@@ -74,6 +75,7 @@ enum {
     OPT_MAX_REDIRS,
     OPT_ATTEMPT_LOG,
     OPT_BLOCKING,
+    OPT_TRACE,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +108,7 @@ static const struct option long_opts[] = {
     {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
     {"attempt-log", no_argument, NULL, OPT_ATTEMPT_LOG},
     {"blocking", no_argument, NULL, OPT_BLOCKING},
+    {"trace", required_argument, NULL, OPT_TRACE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -329,6 +332,9 @@ static int apply(struct cli *c, int opt, const char *arg)
         return 0;
     case OPT_BLOCKING:
         g->blocking = 1;
+        return 0;
+    case OPT_TRACE:
+        c->trace_path = arg;
         return 0;
     case 'h':
         fputs(usage_text, stdout);

@@ -16,6 +16,7 @@ struct cli {
     const char *input_path;  /* -i FILE, "-" for stdin, NULL when not given */
     const char *output_path; /* -o FILE, NULL for stdout */
     int stats;               /* --stats */
+    const char *trace_path;  /* --trace FILE, "-" for stderr, NULL when not given */
     char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

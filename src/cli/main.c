@@ -24,6 +24,7 @@ struct run {
     uint64_t records; /* records written */
     uint64_t not_ok;  /* records whose ok is false */
     int write_failed; /* the output stream failed: stop the run */
+    FILE *trace;      /* --trace: the state changes, NULL when not asked for */
     salvo_t *engine;
 };
 
@@ -81,6 +82,17 @@ static int feed(salvo_t *engine, size_t room, void *user)
         }
     }
     return 0;
+}
+
+/* --trace: one JSON line per state change of a request. A failing trace stream ends
+ * the trace, not the run. */
+static void on_trace(const salvo_transition_t *t, void *user)
+{
+    struct run *run = user;
+    if (run->trace != NULL && output_json_transition(run->trace, t) < 0) {
+        fprintf(stderr, "salvo: writing the trace: %s\n", strerror(errno));
+        salvo_set_trace(run->engine, NULL, NULL);
+    }
 }
 
 static int open_input(struct run *run, FILE **fp)
@@ -179,6 +191,8 @@ static int run_engine(struct run *run, FILE *in_fp)
     }
     if (warn[0])
         fprintf(stderr, "salvo: warning: %s\n", warn);
+    if (run->trace != NULL)
+        salvo_set_trace(run->engine, on_trace, run);
     signal_engine = run->engine;
     int rc = salvo_run(run->engine);
     signal_engine = NULL;
@@ -223,6 +237,14 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (cli.trace_path != NULL) {
+        run.trace = strcmp(cli.trace_path, "-") == 0 ? stderr : fopen(cli.trace_path, "w");
+        if (run.trace == NULL) {
+            fprintf(stderr, "salvo: cannot write %s: %s\n", cli.trace_path, strerror(errno));
+            input_free(&run.in);
+            goto out;
+        }
+    }
     install_signals();
     int saved_flags = make_nonblocking(in_fp);
     status = run_engine(&run, in_fp);
@@ -230,6 +252,10 @@ int main(int argc, char **argv)
         (void)fcntl(fileno(in_fp), F_SETFL, saved_flags);
     if (run.out != stdout && fclose(run.out) != 0 && status == 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
+        status = 1;
+    }
+    if (run.trace != NULL && run.trace != stderr && fclose(run.trace) != 0 && status == 0) {
+        fprintf(stderr, "salvo: writing %s: %s\n", cli.trace_path, strerror(errno));
         status = 1;
     }
     input_free(&run.in);

@@ -335,6 +335,7 @@ int output_json_record(FILE *out, const salvo_result_t *r, int with_attempt_log)
     put_i64(fp, r->redirects);
     put_str(fp, K("sha256"), r->sha256);
     put_attempts_log(fp, r, with_attempt_log);
+    put_ms(fp, K("start_ms"), r->start_ms);
     rec_puts(fp, "}\n");
     rec_flush(fp);
     return ferror(out) ? -1 : 0;
@@ -345,4 +346,19 @@ void output_json_string(FILE *out, const char *s)
     struct rec rec = {.fp = out};
     put_json_string(&rec, s);
     rec_flush(&rec);
+}
+
+int output_json_transition(FILE *out, const salvo_transition_t *t)
+{
+    struct rec rec = {.fp = out}, *fp = &rec;
+    rec_puts(fp, "{\"t_ms\":");
+    put_ms(fp, "", 0, t->t_ms);
+    rec_write(fp, K("index"));
+    put_u64(fp, t->index);
+    put_str(fp, K("from"), t->from);
+    put_str(fp, K("to"), t->to);
+    put_str(fp, K("detail"), t->detail);
+    rec_puts(fp, "}\n");
+    rec_flush(fp);
+    return ferror(out) ? -1 : 0;
 }

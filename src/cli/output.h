@@ -16,6 +16,10 @@
  * the stream reports an error. */
 int output_json_record(FILE *fp, const salvo_result_t *r, int with_attempt_log);
 
+/* Writes one --trace line for a state change: {"t_ms","index","from","to","detail"}.
+ * Returns 0, or -1 when the stream reports an error. */
+int output_json_transition(FILE *fp, const salvo_transition_t *t);
+
 /* Writes s as a JSON string literal (quotes included), or null when s is NULL. Invalid
  * UTF-8 becomes U+FFFD; control characters are escaped. */
 void output_json_string(FILE *fp, const char *s);

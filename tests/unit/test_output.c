@@ -55,7 +55,7 @@ static salvo_result_t empty_result(void)
 
     memset(&r, 0, sizeof(r));
     r.queue_ms = r.dns_ms = r.connect_ms = r.tls_ms = -1;
-    r.ttfb_ms = r.transfer_ms = r.total_ms = -1;
+    r.ttfb_ms = r.transfer_ms = r.total_ms = r.start_ms = -1;
     r.reused = -1;
     r.tls_resumed = -1;
     return r;
@@ -85,6 +85,7 @@ static void test_full_record(void **state)
         .ttfb_ms = 3.0004,
         .transfer_ms = 100,
         .total_ms = 1250.125,
+        .start_ms = 17.5,
         .reused = 1,
         .tls_version = "TLSv1.3",
         .tls_cipher = "TLS_AES_256_GCM_SHA384",
@@ -123,13 +124,13 @@ static void test_full_record(void **state)
            "\"remote_ip\":\"127.0.0.1\",\"reused\":false,\"backoff_ms\":1000.500},"
            "{\"error\":null,\"status\":200,\"dns_ms\":0.000,\"connect_ms\":1.250,"
            "\"tls_ms\":12.346,\"ttfb_ms\":3.000,\"remote_ip\":\"127.0.0.2\","
-           "\"reused\":true,\"backoff_ms\":null}]}\n");
+           "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500}\n");
     free(s);
 
     /* Without --attempt-log the field is there, and null. */
     s = render(&r, 0);
     assert_non_null(strstr(s, ",\"sha256\":\"e3b0"));
-    assert_non_null(strstr(s, "\"attempts_log\":null}\n"));
+    assert_non_null(strstr(s, "\"attempts_log\":null,\"start_ms\":17.500}\n"));
     free(s);
 }
 
@@ -153,7 +154,7 @@ static void test_null_record(void **state)
            "\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,\"cert_expiry\":null,"
            "\"chain_expiry\":null,\"cert_days_left\":null,\"cert_subject\":null,"
            "\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,\"sha256\":null,"
-           "\"attempts_log\":[]}\n");
+           "\"attempts_log\":[],\"start_ms\":null}\n");
     free(s);
 
     /* An expired certificate has a negative day count; NaN and absurd durations are
@@ -194,7 +195,7 @@ static void test_hostile_bytes(void **state)
            "\"tls_version\":null,\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,"
            "\"cert_expiry\":null,\"chain_expiry\":null,\"cert_days_left\":null,"
            "\"cert_subject\":null,\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,"
-           "\"sha256\":null,\"attempts_log\":null}\n");
+           "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null}\n");
     free(s);
 }
 
@@ -353,11 +354,11 @@ static void test_jq_random_bytes(void **state)
     for (size_t i = 0; i < RANDOM_STRINGS; i++)
         random_bytes(&x, strs[i]);
     write_records(path, strs, RANDOM_STRINGS);
-    /* Every line parses, in order, with every field present (31 keys). */
+    /* Every line parses, in order, with every field present (32 keys). */
     out = run_jq("\"\\(.index) \\(keys | length) \\(.message | type)\\n\"", path, &len);
     unlink(path);
     for (size_t i = 0; i < RANDOM_STRINGS; i++) {
-        int w = snprintf(want, sizeof(want), "%zu 31 string\n", i);
+        int w = snprintf(want, sizeof(want), "%zu 32 string\n", i);
         if (o + (size_t)w > len || memcmp(out + o, want, (size_t)w) != 0)
             fail_msg("record %zu: jq said %.40s", i, out + o);
         o += (size_t)w;
