@@ -28,6 +28,13 @@
  *   salvo_submit() copies the URL, the method, the headers and the body: the caller's
  *   memory may be freed as soon as it returns. salvo_new() copies the config and the
  *   strings it points to.
+ *
+ * Compatibility (libsalvo.so.0)
+ *   A program built against an older header keeps working with a newer library. The
+ *   structs the caller allocates (salvo_config_t, salvo_request_t, salvo_stats_t) never
+ *   change their layout: new settings arrive as setter functions on the engine
+ *   (salvo_set_trace). The one the library allocates and hands out (salvo_result_t)
+ *   only grows at its end.
  */
 #ifndef SALVO_H
 #define SALVO_H
