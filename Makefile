@@ -2,6 +2,7 @@
 #
 #   make            build/salvo, build/libsalvo.a, build/libsalvo.so
 #   make test       install missing Debian packages, build, run every test
+#   make examples   the example programs of examples/, in build/examples/
 #   make sanitize   the same suite built with ASan + UBSan (in build-san/)
 #   make deps       install missing Debian packages (as root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -41,12 +42,15 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 API_SRCS := $(wildcard tests/api/test_*.c)
 API_BINS := $(API_SRCS:tests/api/%.c=$(B)/tests/api_%)
 TESTD_SRCS := $(wildcard tests/server/*.c)
+EXAMPLE_SRCS := $(wildcard examples/*.c)
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 
 DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp curl time \
              python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
              libnginx-mod-http-echo wrk valgrind strace
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz fuzz-run format
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz fuzz-run format \
+        examples
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
 # ---- dependencies ---------------------------------------------------------------------
@@ -111,7 +115,25 @@ $(B)/testd: $(TESTD_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $(TESTD_SRCS) $(shell pkg-config --cflags --libs zlib) -lz
 
-test-bins: all $(UNIT_BINS) $(API_BINS) $(B)/testd
+# The examples and the old ABI client are built with the tests, so that they never rot.
+test-bins: all $(UNIT_BINS) $(API_BINS) $(B)/testd examples $(B)/abi/old_client
+
+# ---- examples -------------------------------------------------------------------------
+# Programs that see only include/salvo.h, as any application does; tests/integration/
+# examples.sh runs them.
+examples: $(EXAMPLE_BINS)
+
+$(B)/examples/%: examples/%.c include/salvo.h $(B)/libsalvo.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Iinclude -o $@ $< $(B)/libsalvo.a $(LDLIBS)
+
+# ---- ABI ------------------------------------------------------------------------------
+# A program of salvo 0.1.0: built against the frozen copy of the 0.1.0 header in
+# tests/abi/ (never -Iinclude) and linked dynamically, so that tests/integration/abi.sh
+# runs it against the libsalvo.so.0 of this tree.
+$(B)/abi/old_client: tests/abi/old_client.c tests/abi/salvo-0.1.0.h $(B)/libsalvo.so
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Itests/abi -o $@ $< -L$(B) -lsalvo
 
 test: deps
 	$(MAKE) test-bins

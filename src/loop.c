@@ -24,6 +24,9 @@
  *     a loop of callbacks cannot starve the poll.
  *   - A deferred callback defers again. The queue is detached before it runs, so the new
  *     entry waits for the next iteration instead of looping here forever.
+ *   - A callback frees the owner its timer or deferred entry is embedded in (a request
+ *     that finishes). The label the lag monitor may print is copied before the call, so
+ *     nothing of the entry is read after it.
  */
 #include "loop.h"
 
@@ -49,6 +52,7 @@ struct loop_io {
     int closing;                  /* loop_io_close() was called: skip, then free */
     loop_io_fn *cb;               /* receives the events */
     void *data;                   /* owner */
+    struct loop_label label;      /* what it belongs to, for the lag report */
     struct loop_io *next_closing; /* link in the loop's closing list */
 };
 
@@ -108,17 +112,53 @@ double loop_max_lag_ms(const struct loop *l)
     return l->max_lag_ms;
 }
 
-/* Called after every callback with the time it started. A blocking call made inside the
- * loop (a synchronous DNS lookup, a slow disk write) stalls every connection at once and
- * is otherwise invisible, so this is measured always and reported on request. */
-static void lag_check(struct loop *l, const char *kind, uint64_t start_us)
+static void set_label(struct loop_label *lb, const char *what, uint64_t id)
+{
+    lb->what = what;
+    lb->id = id;
+}
+
+void loop_timer_set_label(struct loop_timer *t, const char *what, uint64_t id)
+{
+    set_label(&t->label, what, id);
+}
+
+void loop_defer_set_label(struct loop_defer *d, const char *what, uint64_t id)
+{
+    set_label(&d->label, what, id);
+}
+
+void loop_io_set_label(struct loop_io *w, const char *what, uint64_t id)
+{
+    set_label(&w->label, what, id);
+}
+
+/* One report line, "<kind> of <what> <id>" or "unlabelled <kind>" (see loop.h). */
+static void lag_report(const struct loop *l, const char *kind, struct loop_label lb, double ms)
+{
+    if (!lb.what)
+        fprintf(stderr, "salvo: loop: unlabelled %s held the thread for %.1f ms (over %g ms)\n",
+                kind, ms, l->lag_threshold_ms);
+    else if (lb.id == LOOP_NO_ID)
+        fprintf(stderr, "salvo: loop: %s of %s held the thread for %.1f ms (over %g ms)\n", kind,
+                lb.what, ms, l->lag_threshold_ms);
+    else
+        fprintf(stderr, "salvo: loop: %s of %s %llu held the thread for %.1f ms (over %g ms)\n",
+                kind, lb.what, (unsigned long long)lb.id, ms, l->lag_threshold_ms);
+}
+
+/* Called after every callback with the time it started and the label it had then (a copy:
+ * the callback may have freed what the label was stored in). A blocking call made inside
+ * the loop (a synchronous DNS lookup, a slow disk write) stalls every connection at once
+ * and is otherwise invisible, so this is measured always and reported on request. */
+static void lag_check(struct loop *l, const char *kind, struct loop_label lb, uint64_t start_us)
 {
     double ms = (double)(loop_now_us() - start_us) / 1000.0;
 
     if (ms > l->max_lag_ms)
         l->max_lag_ms = ms;
     if (l->lag_threshold_ms > 0 && ms > l->lag_threshold_ms)
-        fprintf(stderr, "salvo: loop lag: %s callback held the loop for %.1f ms\n", kind, ms);
+        lag_report(l, kind, lb, ms);
 }
 
 /* ---- timers ------------------------------------------------------------------------ */
@@ -130,6 +170,7 @@ void loop_timer_init(struct loop_timer *t, loop_timer_fn *cb, void *data)
     timer_node_init(&t->node);
     t->cb = cb;
     t->data = data;
+    set_label(&t->label, NULL, LOOP_NO_ID);
 }
 
 void loop_timer_start(struct loop *l, struct loop_timer *t, uint64_t after_ms)
@@ -171,13 +212,14 @@ static void run_timers(struct loop *l)
 
     while ((n = timer_heap_peek(&l->timers)) && n->deadline <= now && n->seq < fence) {
         struct loop_timer *t = timer_of(n);
+        struct loop_label lb = t->label;
         uint64_t start = loop_now_us();
 
         /* Unqueued before the call, so the callback sees its timer inactive and may
          * start it again. */
         timer_heap_remove(&l->timers, n);
         t->cb(t, t->data);
-        lag_check(l, "timer", start);
+        lag_check(l, "timer", lb, start);
     }
 }
 
@@ -189,6 +231,7 @@ void loop_defer_init(struct loop_defer *d, loop_defer_fn *cb, void *data)
     d->cb = cb;
     d->data = data;
     d->queued = 0;
+    set_label(&d->label, NULL, LOOP_NO_ID);
 }
 
 void loop_defer(struct loop *l, struct loop_defer *d)
@@ -248,13 +291,14 @@ static void run_defers(struct loop *l)
     l->defer_running = l->defer_head;
     l->defer_head = l->defer_tail = NULL;
     while ((d = l->defer_running)) {
+        struct loop_label lb = d->label;
         uint64_t start = loop_now_us();
 
         l->defer_running = d->next;
         d->next = NULL;
         d->queued = 0;
         d->cb(d, d->data);
-        lag_check(l, "defer", start);
+        lag_check(l, "deferred", lb, start);
     }
 }
 
@@ -275,6 +319,7 @@ struct loop_io *loop_io_new(struct loop *l, int fd, loop_io_fn *cb, void *data)
     w->fd = fd;
     w->cb = cb;
     w->data = data;
+    set_label(&w->label, NULL, LOOP_NO_ID);
     return w;
 }
 
@@ -309,6 +354,7 @@ void loop_io_set_owner(struct loop_io *w, loop_io_fn *cb, void *data)
      * holds the connection now. */
     w->cb = cb;
     w->data = data;
+    set_label(&w->label, NULL, LOOP_NO_ID);
 }
 
 int loop_io_fd(const struct loop_io *w)
@@ -360,6 +406,7 @@ static void dispatch(struct loop *l, int n)
 {
     for (int i = 0; i < n; i++) {
         struct loop_io *w = l->events[i].data.ptr;
+        struct loop_label lb;
         unsigned ev;
         uint64_t start;
 
@@ -368,9 +415,10 @@ static void dispatch(struct loop *l, int n)
         ev = events_of(w, l->events[i].events);
         if (!ev)
             continue;
+        lb = w->label;
         start = loop_now_us();
         w->cb(w, ev, w->data);
-        lag_check(l, "io", start);
+        lag_check(l, "io", lb, start);
     }
 }
 
@@ -430,6 +478,8 @@ int loop_new(struct loop **out)
     l->wake_io = loop_io_new(l, l->wakefd, on_wakefd, l);
     if (!l->wake_io)
         goto fail;
+    /* What runs here is the owner's wakeup function (an engine's cancel, say). */
+    loop_io_set_label(l->wake_io, "wakeup", LOOP_NO_ID);
     rc = loop_io_set(l->wake_io, LOOP_READ);
     if (rc < 0)
         goto fail;

@@ -17,6 +17,13 @@
  *     cancels them before freeing the memory. A callback may start, stop or re-arm any
  *     timer, including its own.
  *   - Not thread-safe, except loop_wakeup(), which is async-signal-safe.
+ *
+ * Labels
+ *   Every watcher, timer and deferred callback may carry a label saying what it belongs
+ *   to, so that the lag monitor can name the owner of a callback that held the thread
+ *   ("timer of request 12") instead of leaving the user to guess. A label is two words
+ *   stored in the watcher, timer or deferred callback itself: setting one allocates
+ *   nothing, and the loop only copies it before each call.
  */
 #ifndef SALVO_LOOP_H
 #define SALVO_LOOP_H
@@ -36,13 +43,25 @@ struct loop_io;
 
 typedef void loop_io_fn(struct loop_io *w, unsigned events, void *data);
 
+/* What a callback belongs to. `what` names the owner's kind ("request", "dns", "pool",
+ * "completion") and must outlive the loop: a string literal. `id` tells owners of that
+ * kind apart (a request's index), or is LOOP_NO_ID when there is only one. A NULL `what`
+ * means unlabelled. */
+struct loop_label {
+    const char *what; /* kind of owner, static; NULL: unlabelled */
+    uint64_t id;      /* which one, or LOOP_NO_ID */
+};
+
+#define LOOP_NO_ID UINT64_MAX
+
 struct loop_timer;
 typedef void loop_timer_fn(struct loop_timer *t, void *data);
 
 struct loop_timer {
-    struct timer_node node; /* position in the loop's heap */
-    loop_timer_fn *cb;      /* called once per expiry */
-    void *data;             /* owner */
+    struct timer_node node;  /* position in the loop's heap */
+    loop_timer_fn *cb;       /* called once per expiry */
+    void *data;              /* owner */
+    struct loop_label label; /* what it belongs to, for the lag report */
 };
 
 struct loop_defer;
@@ -53,6 +72,7 @@ struct loop_defer {
     loop_defer_fn *cb;       /* called once per loop_defer() */
     void *data;              /* owner */
     int queued;              /* non-zero while waiting to run */
+    struct loop_label label; /* what it belongs to, for the lag report */
 };
 
 /* Creates a loop. Returns 0 or negative errno. */
@@ -85,7 +105,9 @@ void loop_update_time(struct loop *l);
 struct loop_io *loop_io_new(struct loop *l, int fd, loop_io_fn *cb, void *data);
 int loop_io_set(struct loop_io *w, unsigned interest);
 unsigned loop_io_interest(const struct loop_io *w);
-/* Hands the watcher's events to another owner (a pooled connection changes hands). */
+/* Hands the watcher's events to another owner (a pooled connection changes hands). The
+ * label is cleared, so that a report never blames the previous owner: the new owner
+ * labels the watcher again. */
 void loop_io_set_owner(struct loop_io *w, loop_io_fn *cb, void *data);
 int loop_io_fd(const struct loop_io *w);
 void loop_io_close(struct loop_io *w);
@@ -103,9 +125,21 @@ void loop_defer_init(struct loop_defer *d, loop_defer_fn *cb, void *data);
 void loop_defer(struct loop *l, struct loop_defer *d);
 void loop_defer_cancel(struct loop *l, struct loop_defer *d);
 
+/* Labels (see struct loop_label). A new watcher and an initialised timer or deferred
+ * callback are unlabelled: label them after loop_io_new() or the *_init() call. Setting
+ * a label again replaces it; a callback may relabel its own watcher, timer or deferred
+ * callback, and the report names the label it had when it was called. */
+void loop_io_set_label(struct loop_io *w, const char *what, uint64_t id);
+void loop_timer_set_label(struct loop_timer *t, const char *what, uint64_t id);
+void loop_defer_set_label(struct loop_defer *d, const char *what, uint64_t id);
+
 /* The lag monitor: every callback is timed. With a threshold > 0, a callback that held
- * the loop longer is reported on stderr with its kind. loop_max_lag_ms() is the longest
- * seen so far. */
+ * the thread longer is reported on stderr, one line each, with its kind and its label:
+ *     salvo: loop: timer of request 12 held the thread for 153.2 ms (over 100 ms)
+ *     salvo: loop: io of dns held the thread for 61.0 ms (over 50 ms)
+ *     salvo: loop: unlabelled deferred held the thread for 75.3 ms (over 50 ms)
+ * The kind is io, timer or deferred; a label whose id is LOOP_NO_ID prints no number.
+ * loop_max_lag_ms() is the longest seen so far. */
 void loop_set_lag_threshold(struct loop *l, double ms);
 double loop_max_lag_ms(const struct loop *l);
 

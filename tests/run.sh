@@ -10,6 +10,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 B=$(cd "$root" && cd "$B" && pwd) || { echo "no build dir $1"; exit 2; }
 export SALVO_BUILD=$B SALVO_ROOT=$root CMOCKA_MESSAGE_OUTPUT=TAP
+# The servers the tests start (dnsmasq, nginx) live in sbin, which a plain user's PATH
+# (or a minimal one such as /usr/bin:/bin) may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 only=${TESTS:-}   # optional filter: a substring of the program's name
 
 passed=0 failed=0

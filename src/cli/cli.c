@@ -49,6 +49,7 @@ static const char usage_text[] =
     "      --attempt-log          add attempts_log to each record\n"
     "      --blocking             the blocking baseline, one URL at a time\n"
     "      --trace FILE           one JSON line per request state change (- = stderr)\n"
+    "      --debug-loop MS        report loop callbacks that take over MS ms, on stderr\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
     "\n"
@@ -76,6 +77,7 @@ enum {
     OPT_ATTEMPT_LOG,
     OPT_BLOCKING,
     OPT_TRACE,
+    OPT_DEBUG_LOOP,
 };
 
 static const struct option long_opts[] = {
@@ -109,6 +111,7 @@ static const struct option long_opts[] = {
     {"attempt-log", no_argument, NULL, OPT_ATTEMPT_LOG},
     {"blocking", no_argument, NULL, OPT_BLOCKING},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"debug-loop", required_argument, NULL, OPT_DEBUG_LOOP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -148,6 +151,22 @@ static int parse_secs(const char *flag, const char *s, int positive, double *out
     if (v < 0 || (positive && v == 0))
         return bad(flag, s, positive ? "must be more than 0" : "must not be negative");
     if (v > 31536000)
+        return bad(flag, s, "must be at most a year");
+    *out = v;
+    return 0;
+}
+
+/* Milliseconds, fractional allowed, more than 0 (0 would mean "report nothing"). */
+static int parse_ms(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v))
+        return bad(flag, s, "not a number of milliseconds");
+    if (v <= 0)
+        return bad(flag, s, "must be more than 0");
+    if (v > 31536000000.0)
         return bad(flag, s, "must be at most a year");
     *out = v;
     return 0;
@@ -336,6 +355,8 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_TRACE:
         c->trace_path = arg;
         return 0;
+    case OPT_DEBUG_LOOP:
+        return parse_ms("--debug-loop", arg, &g->debug_loop_ms);
     case 'h':
         fputs(usage_text, stdout);
         return 1;

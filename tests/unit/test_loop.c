@@ -1,7 +1,7 @@
 /*
  * test_loop.c -- the reactor against real file descriptors: timers, deferred callbacks,
  * watchers on AF_UNIX socketpairs, closing in the middle of a batch, wakeup from a signal
- * handler, loop_stop and the lag monitor.
+ * handler, loop_stop and the lag monitor with the labels that name a slow callback's owner.
  *
  * Every test that runs the loop arms a watchdog timer (WATCHDOG_MS) that stops the loop
  * and fails the test, so no test can block for long; the signal test, which must run with
@@ -770,7 +770,7 @@ static void test_lag_monitor(void **state)
     loop_defer(L, &quick);
     run_capturing_stderr(text, sizeof(text));
     assert_true(loop_max_lag_ms(L) >= 30.0);
-    assert_non_null(strstr(text, "salvo: loop lag: timer callback held the loop for "));
+    assert_non_null(strstr(text, "salvo: loop: unlabelled timer held the thread for "));
     /* Only the slow callback is reported: one line. */
     assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
 
@@ -779,6 +779,183 @@ static void test_lag_monitor(void **state)
     loop_timer_start(L, &slow, 0);
     run_capturing_stderr(text, sizeof(text));
     assert_string_equal(text, "");
+}
+
+/* Callbacks that hold the thread for SLOW_MS, reported with a threshold of LAG_MS. */
+#define SLOW_MS 60
+#define LAG_MS  20.0
+
+static void hold_thread(void)
+{
+    struct timespec ts = {0, SLOW_MS * 1000 * 1000};
+
+    nanosleep(&ts, NULL);
+}
+
+/* A timer embedded in an owner that its own callback frees, as a request's deadline does
+ * when it ends the request: the report must still name the owner. */
+struct owner {
+    struct loop_timer timer;
+    int *cb_called;
+};
+
+static void slow_owner_cb(struct loop_timer *t, void *data)
+{
+    struct owner *o = data;
+
+    assert_ptr_equal(t, &o->timer);
+    (*o->cb_called)++;
+    hold_thread();
+    free(o);
+}
+
+static void slow_io_cb(struct loop_io *w, unsigned events, void *data)
+{
+    char b[16];
+
+    (void)events;
+    (*(int *)data)++;
+    (void)!read(loop_io_fd(w), b, sizeof(b));
+    hold_thread();
+}
+
+static void slow_defer_cb(struct loop_defer *d, void *data)
+{
+    (void)d;
+    (*(int *)data)++;
+    hold_thread();
+}
+
+static void fast_timer_cb(struct loop_timer *t, void *data)
+{
+    (void)t;
+    (*(int *)data)++;
+}
+
+static void fast_stop_defer_cb(struct loop_defer *d, void *data)
+{
+    (void)d;
+    (*(int *)data)++;
+    loop_stop(L);
+}
+
+/* The report line that starts with `head` (the kind and the label): checks its
+ * duration, at least the time slept and under the watchdog, and its threshold. */
+static void check_report(const char *text, const char *head)
+{
+    char pattern[128], tail[64];
+    const char *line = strstr(text, head);
+    double ms = 0;
+
+    assert_non_null(line);
+    snprintf(pattern, sizeof(pattern), "%s held the thread for %%lf ms %%63[^\n]", head);
+    assert_int_equal(sscanf(line, pattern, &ms, tail), 2);
+    assert_true(ms >= SLOW_MS);
+    assert_true(ms < WATCHDOG_MS);
+    assert_string_equal(tail, "(over 20 ms)");
+}
+
+static int count_lines(const char *text)
+{
+    int n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* One slow callback of each kind, each with a different sort of label, among fast
+ * labelled ones: exactly the slow ones are reported, each naming its owner. */
+static void test_lag_report_names_owner(void **state)
+{
+    struct owner *o = malloc(sizeof(*o));
+    struct loop_timer fast;
+    struct loop_defer slow_d, stop_d;
+    struct io_case c;
+    int owner_called = 0, io_called = 0, slow_d_called = 0, fast_called = 0, stop_called = 0;
+    int sv[2];
+    char text[1024];
+
+    (void)state;
+    assert_non_null(o);
+    loop_set_lag_threshold(L, LAG_MS);
+
+    o->cb_called = &owner_called;
+    loop_timer_init(&o->timer, slow_owner_cb, o);
+    loop_timer_set_label(&o->timer, "request", 12);
+    loop_timer_start(L, &o->timer, 0);
+    loop_timer_init(&fast, fast_timer_cb, &fast_called);
+    loop_timer_set_label(&fast, "pool", 7);
+    loop_timer_start(L, &fast, 0);
+
+    pair(sv);
+    watch_with(&c, sv[0], LOOP_READ, slow_io_cb);
+    loop_io_set_owner(c.w, slow_io_cb, &io_called);
+    loop_io_set_label(c.w, "dns", LOOP_NO_ID);
+    assert_int_equal(write(sv[1], "x", 1), 1);
+
+    loop_defer_init(&slow_d, slow_defer_cb, &slow_d_called);
+    loop_defer(L, &slow_d);
+    loop_defer_init(&stop_d, fast_stop_defer_cb, &stop_called);
+    loop_defer_set_label(&stop_d, "completion", 3);
+    loop_defer(L, &stop_d);
+
+    run_capturing_stderr(text, sizeof(text));
+    assert_int_equal(owner_called, 1);
+    assert_int_equal(fast_called, 1);
+    assert_int_equal(io_called, 1);
+    assert_int_equal(slow_d_called, 1);
+    assert_int_equal(stop_called, 1);
+
+    check_report(text, "salvo: loop: timer of request 12");
+    check_report(text, "salvo: loop: io of dns");
+    check_report(text, "salvo: loop: unlabelled deferred");
+    assert_int_equal(count_lines(text), 3);
+    assert_null(strstr(text, "pool"));
+    assert_null(strstr(text, "completion"));
+    assert_true(loop_max_lag_ms(L) >= SLOW_MS);
+
+    unwatch(&c);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A watcher's label names its owner: handing the watcher to another owner clears it,
+ * and the new owner's label is the one reported. */
+static void test_lag_label_follows_owner(void **state)
+{
+    struct loop_defer stop_d;
+    struct io_case c;
+    int io_called = 0, stop_called = 0;
+    int sv[2];
+    char text[1024];
+
+    (void)state;
+    loop_set_lag_threshold(L, LAG_MS);
+    pair(sv);
+    watch_with(&c, sv[0], LOOP_READ, slow_io_cb);
+    loop_io_set_label(c.w, "request", 4);
+    loop_io_set_owner(c.w, slow_io_cb, &io_called);
+    loop_defer_init(&stop_d, fast_stop_defer_cb, &stop_called);
+
+    assert_int_equal(write(sv[1], "x", 1), 1);
+    loop_defer(L, &stop_d);
+    run_capturing_stderr(text, sizeof(text));
+    assert_int_equal(io_called, 1);
+    check_report(text, "salvo: loop: unlabelled io");
+    assert_int_equal(count_lines(text), 1);
+
+    loop_io_set_label(c.w, "pool", 9);
+    assert_int_equal(write(sv[1], "x", 1), 1);
+    loop_defer(L, &stop_d);
+    run_capturing_stderr(text, sizeof(text));
+    assert_int_equal(io_called, 2);
+    check_report(text, "salvo: loop: io of pool 9");
+    assert_int_equal(count_lines(text), 1);
+
+    unwatch(&c);
+    close(sv[0]);
+    close(sv[1]);
 }
 
 int main(void)
@@ -803,6 +980,8 @@ int main(void)
         T(test_wakeup_coalesces),
         T(test_wakeup_from_signal),
         T(test_lag_monitor),
+        T(test_lag_report_names_owner),
+        T(test_lag_label_follows_owner),
     };
 #undef T
 
