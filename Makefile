@@ -67,6 +67,9 @@ deps:
 	fi
 
 # llhttp's C sources come from Debian's node-llhttp; they are copied, never committed.
+# Kept once copied: make would otherwise delete them as intermediate files after each
+# build, under the feet of another build running beside it.
+.SECONDARY: $(LLHTTP_SRCS) $(LLHTTP_DIR)/llhttp.h
 $(LLHTTP_DIR)/%.c: /usr/share/llhttp/%.c
 	@mkdir -p $(LLHTTP_DIR)
 	cp $< $@

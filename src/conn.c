@@ -69,9 +69,10 @@ void conn_init_blocking(struct conn *c, int fd, const struct sockaddr *sa)
     c->connected = 1;
 }
 
-void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data)
+void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data, const char *what, uint64_t id)
 {
     loop_io_set_owner(c->io, cb, data);
+    loop_io_set_label(c->io, what, id);
 }
 
 int conn_connect_done(struct conn *c)

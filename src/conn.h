@@ -55,8 +55,9 @@ int conn_open(struct conn *c, struct loop *l, const struct sockaddr *sa, loop_io
  * closes fd. Signals interrupt its calls (-EINTR), so that a cancel is seen. */
 void conn_init_blocking(struct conn *c, int fd, const struct sockaddr *sa);
 
-/* Gives the watcher's events to another owner (the pool, a new request). */
-void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data);
+/* Gives the watcher's events to another owner (the pool, a new request), labelled for
+ * the loop-lag report (loop.h). */
+void conn_set_owner(struct conn *c, loop_io_fn *cb, void *data, const char *what, uint64_t id);
 
 /* After the socket became writable during the connect: 0, or -errno. */
 int conn_connect_done(struct conn *c);

@@ -322,6 +322,8 @@ static struct loop_io *io_add(struct dns *d, int fd)
         d->capios = cap;
     }
     w = loop_io_new(d->loop, fd, on_io, d);
+    if (w != NULL)
+        loop_io_set_label(w, "dns", LOOP_NO_ID);
     if (w)
         d->ios[d->nios++] = w;
     return w;
@@ -667,6 +669,7 @@ void dns_resolve(struct dns *d, const char *host, uint16_t port, struct dns_wait
     w->data = data;
     w->port = port;
     loop_defer_init(&w->_defer, deliver, w);
+    loop_defer_set_label(&w->_defer, "dns", LOOP_NO_ID);
     if (lower_copy(name, host, strlen(host)) < 0) {
         post(d, w, answer_status(ARES_EBADNAME, 0));
         return;
@@ -759,7 +762,9 @@ int dns_new(struct dns **out, struct loop *l, const struct dns_config *cfg, char
     d->negative_ttl_ms =
         1000u * (cfg->negative_ttl_s ? cfg->negative_ttl_s : DEFAULT_NEGATIVE_TTL_S);
     loop_timer_init(&d->timer, on_timer, d);
+    loop_timer_set_label(&d->timer, "dns", LOOP_NO_ID);
     loop_defer_init(&d->pump, pump, d);
+    loop_defer_set_label(&d->pump, "dns", LOOP_NO_ID);
     d->cache = dns_cache_new(0);
     d->lookups = calloc(MIN_BUCKETS, sizeof(*d->lookups));
     if (!d->cache || !d->lookups)

@@ -138,7 +138,9 @@ static int prepare(struct req *r)
     if (!x->timed) {
         loop_timer_init(&x->connect_timer, on_connect_timer, r);
         loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
-        race_init(&x->race, r->eng->pool, r->eng->loop, on_race, r);
+        loop_timer_set_label(&x->connect_timer, "request", r->index);
+        loop_timer_set_label(&x->attempt_timer, "request", r->index);
+        race_init(&x->race, r->eng->pool, r->eng->loop, on_race, r, "request", r->index);
         x->timed = 1;
     }
     return 0;
@@ -164,7 +166,7 @@ static void use_pooled(struct req *r, struct pool_conn *pc)
     x->pc = pc;
     x->a.reused = 1;
     snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", pc->c.remote_ip);
-    conn_set_owner(&pc->c, on_io, r);
+    conn_set_owner(&pc->c, on_io, r, "request", r->index);
     r->eng->stats.connections_reused++;
     if (conn_tls(&pc->c) != NULL)
         req_capture_tls(&x->a, conn_tls(&pc->c), 1);
@@ -233,7 +235,7 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
     switch (outcome) {
     case RACE_CONNECTED:
         x->pc = race->winner;
-        conn_set_owner(&x->pc->c, on_io, r);
+        conn_set_owner(&x->pc->c, on_io, r, "request", r->index);
         snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", x->pc->c.remote_ip);
         x->a.connect_ms = ms_since(x->a.t_phase);
         if (r->url.tls)
@@ -547,6 +549,7 @@ static void sleep_then_retry(struct req *r, uint64_t sleep_ms, const char *why)
     release_slot(r);
     r->backoff_ms = sleep_ms;
     loop_timer_init(&r->backoff_timer, on_backoff_timer, r);
+    loop_timer_set_label(&r->backoff_timer, "request", r->index);
     req_set_state(r, REQ_BACKOFF, why);
 }
 
@@ -630,8 +633,7 @@ static void attempt_succeeded(struct req *r)
         char why[16];
         snprintf(why, sizeof why, "status %d", status);
         sleep_then_retry(r, sleep_ms, why);
-    }
-    else
+    } else
         finish(r, SALVO_E_OK, NULL);
 }
 
@@ -683,7 +685,9 @@ static void on_deliver(struct loop_defer *d, void *data)
 void drive_init(struct salvo *eng)
 {
     loop_defer_init(&eng->sched, on_pass, eng);
+    loop_defer_set_label(&eng->sched, "scheduler", LOOP_NO_ID);
     loop_defer_init(&eng->deliver, on_deliver, eng);
+    loop_defer_set_label(&eng->deliver, "completions", LOOP_NO_ID);
 }
 
 int drive_submit(struct req *r)

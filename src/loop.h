@@ -141,6 +141,13 @@ void loop_defer_set_label(struct loop_defer *d, const char *what, uint64_t id);
  * The kind is io, timer or deferred; a label whose id is LOOP_NO_ID prints no number.
  * loop_max_lag_ms() is the longest seen so far. */
 void loop_set_lag_threshold(struct loop *l, double ms);
+
+/* Times a piece of work inside a callback on its own, with its own kind and label: the
+ * engine runs many users' completion callbacks in one deferred callback, and the report
+ * should name the one that held the thread ("completion callback of request 12"), not
+ * the batch. Its time is then not counted again against the enclosing callback. */
+void loop_lag_note(struct loop *l, const char *kind, const char *what, uint64_t id,
+                   uint64_t start_us);
 double loop_max_lag_ms(const struct loop *l);
 
 /* 1 when the last epoll_wait returned fewer events than a batch holds, so that every fd

@@ -60,6 +60,7 @@ int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg)
     list_init(&p->lru);
     list_init(&p->ip_waiters);
     loop_defer_init(&p->ip_wake, on_ip_wake, p);
+    loop_defer_set_label(&p->ip_wake, "pool", LOOP_NO_ID);
     *out = p;
     return 0;
 }
@@ -338,6 +339,7 @@ struct pool_conn *pool_conn_open(struct pool *p, struct origin *o, const struct 
     list_init(&pc->idle_link);
     list_init(&pc->lru_link);
     loop_timer_init(&pc->idle_timer, on_idle_timer, pc);
+    loop_timer_set_label(&pc->idle_timer, "pool", LOOP_NO_ID);
     if (p->cfg.per_ip)
         pc->ip = ip_take(p, pc->c.remote_ip);
     p->st.open++;
@@ -416,7 +418,7 @@ void pool_release(struct pool *p, struct pool_conn *pc)
     list_push_back(&p->lru, &pc->lru_link);
     o->n_idle++;
     p->n_idle++;
-    conn_set_owner(&pc->c, on_idle_io, pc);
+    conn_set_owner(&pc->c, on_idle_io, pc, "pool", LOOP_NO_ID);
     loop_timer_start(p->loop, &pc->idle_timer, p->cfg.idle_timeout_ms);
     /* An idle connection still counts against its address: a request waiting for room
      * there may take its place. */

@@ -107,6 +107,7 @@ static void start_next(struct race *race)
         int err;
         struct pool_conn *pc = pool_conn_open(race->pool, race->origin, sa, on_leg_io, race, &err);
         if (pc != NULL) {
+            loop_io_set_label(pc->c.io, race->label, race->label_id);
             race->legs[race->nlegs++] = pc;
             if (race->next < race->naddrs)
                 loop_timer_start(race->loop, &race->stagger, RACE_STAGGER_MS);
@@ -120,14 +121,18 @@ static void start_next(struct race *race)
         finish(race, RACE_FAILED);
 }
 
-void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn *cb, void *data)
+void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn *cb, void *data,
+               const char *what, uint64_t id)
 {
     memset(race, 0, sizeof *race);
     race->pool = pool;
     race->loop = loop;
     race->cb = cb;
     race->data = data;
+    race->label = what;
+    race->label_id = id;
     loop_timer_init(&race->stagger, on_stagger, race);
+    loop_timer_set_label(&race->stagger, what, id);
 }
 
 void race_start(struct race *race, struct origin *o, const struct sockaddr_storage *addrs, size_t n)

@@ -50,9 +50,14 @@ struct race {
     char blocked_ip[64];       /* RACE_WAIT_IP: the address without room */
     race_fn *cb;
     void *data;
+    const char *label; /* for the loop-lag report */
+    uint64_t label_id;
 };
 
-void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn *cb, void *data);
+/* A race reporting to cb(data); its timer and connections are labelled `what` `id` for
+ * the loop-lag report (the request that runs it). */
+void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn *cb, void *data,
+               const char *what, uint64_t id);
 
 /* Starts connecting o to addrs[0..n) (n >= 1), families interleaved. */
 void race_start(struct race *race, struct origin *o, const struct sockaddr_storage *addrs,

@@ -702,7 +702,9 @@ void req_deliver(struct salvo *eng)
         salvo_result_t res;
         salvo_attempt_t *log = result_fill(r, &res);
         eng->stats.completed++;
+        uint64_t start = loop_now_us();
         r->cb(&res, r->user);
+        loop_lag_note(eng->loop, "completion callback", "request", r->index, start);
         free(log);
         req_free(r);
     }

@@ -144,6 +144,7 @@ SALVO_API int salvo_feed_wait(salvo_t *eng, int fd)
     eng->feed_io = loop_io_new(eng->loop, fd, on_feed_ready, eng);
     if (eng->feed_io == NULL)
         return -1;
+    loop_io_set_label(eng->feed_io, "input", LOOP_NO_ID);
     if (loop_io_set(eng->feed_io, LOOP_READ) < 0) {
         stop_feed_wait(eng);
         return -1;
