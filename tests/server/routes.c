@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@
 #define ZGEN_IN       (64 * 1024)      /* uncompressed bytes handed to deflate() at a time */
 #define ZOUT_STEP     (64 * 1024)      /* compressed bytes gathered per step for a length */
 #define MAX_INTERIMS  1000000          /* /interim-flood/N: N at most this (18 MB of them) */
+#define FIXTURE_MAX   (1 << 20)        /* /fixture/NAME: bytes of a fixture file, at most */
 #define MAX_LOCATIONS 4                /* /redirect/CODE: "to" parameters at most */
 #define CORRUPT_GOOD  2000             /* /gzip-corrupt: pattern bytes that decode fine */
 #define CORRUPT_BAD   64               /* /gzip-corrupt: garbage bytes after them */
@@ -732,7 +734,43 @@ static int r_redirect(struct call *k)
         q.n -= (size_t)(v.p + v.n - q.p); /* look again after this value */
         q.p = v.p + v.n;
     }
+    /* ?body=endless: no length, a first piece of body, and then nothing: a client that
+     * waits for the end of this body waits forever. */
+    if (query_get(k->query, "body", &v) && v.n == 7 && memcmp(v.p, "endless", 7) == 0) {
+        k->rp->end = END_STALL;
+        return obuf_printf(&k->rp->out, "HTTP/1.1 %d %s\r\n%sServer: testd\r\n\r\nredirect\n",
+                           (int)code, reason((int)code), extra);
+    }
     return reply_text(k->rp, k->rq, (int)code, extra, "redirect\n");
+}
+
+/* /fixture/NAME: the raw response of tests/fixtures/http1/NAME.http (the bytes after its
+ * "---" line), exactly as written there, then FIN: each shape the parser's fixtures
+ * describe, sent by a real server. Needs --fixtures DIR; a missing one is a 404. */
+static int r_fixture(struct call *k)
+{
+    char name[SEG_MAX], path[PATH_MAX];
+    if (k->s->fixtures == NULL || decode(k->seg[1], name, sizeof name) < 0 ||
+        strchr(name, '/') != NULL || name[0] == '.')
+        return routes_error(k->rq, k->rp, 404);
+    snprintf(path, sizeof path, "%s/%s.http", k->s->fixtures, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return routes_error(k->rq, k->rp, 404);
+    char *text = malloc(FIXTURE_MAX);
+    size_t n = text ? fread(text, 1, FIXTURE_MAX, f) : 0;
+    fclose(f);
+    int err = -ENOMEM;
+    const char *sep = text ? memmem(text, n, "---\n", 4) : NULL;
+    if (sep == NULL) {
+        free(text);
+        return text ? routes_error(k->rq, k->rp, 404) : err;
+    }
+    sep += 4;
+    k->rp->end = END_CLOSE;
+    err = obuf_append(&k->rp->out, sep, n - (size_t)(sep - text));
+    free(text);
+    return err;
 }
 
 static int r_stats(struct call *k)
@@ -776,6 +814,7 @@ static const struct route {
     {"echo", 0, r_echo},
     {"header", 1, r_header},
     {"redirect", 1, r_redirect},
+    {"fixture", 1, r_fixture},
     {"__stats", 0, r_stats},
 };
 

@@ -4,7 +4,7 @@
  * rules, and README.md for the endpoints.
  *
  *   testd --port-file FILE [--listen ADDR:PORT]... [--idle-close SEC] [--delay-all MS]
- *         [--stats-file FILE] [--verbose]
+ *         [--stats-file FILE] [--fixtures DIR] [--verbose]
  *
  * One loop iteration: wait for events (no longer than the nearest timer), dispatch them,
  * run the timers that expired, then free the connections closed during the iteration.
@@ -411,7 +411,8 @@ static int write_port_file(const char *path)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: testd --port-file FILE [--listen ADDR:PORT]... [--idle-close SEC]\n"
-               "             [--delay-all MS] [--stats-file FILE] [--verbose]\n"
+               "             [--delay-all MS] [--stats-file FILE] [--fixtures DIR]\n"
+               "             [--verbose]\n"
                "ADDR is 127.x.x.x or [::1]; PORT 0 picks a free port (default 127.0.0.1:0).\n");
 }
 
@@ -429,6 +430,7 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
         {"idle-close", required_argument, NULL, 'i'},
         {"delay-all", required_argument, NULL, 'd'},
         {"stats-file", required_argument, NULL, 's'},
+        {"fixtures", required_argument, NULL, 'f'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -468,6 +470,9 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
             break;
         case 's':
             s->stats_file = optarg;
+            break;
+        case 'f':
+            s->fixtures = optarg;
             break;
         case 'v':
             s->verbose = 1;

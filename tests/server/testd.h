@@ -87,6 +87,7 @@ struct server {
     uint64_t idle_close_ms;             /* --idle-close, 0 = never */
     uint64_t delay_all_ms;              /* --delay-all, added to every reply */
     const char *stats_file;             /* --stats-file, or NULL */
+    const char *fixtures;               /* --fixtures DIR for /fixture/NAME, or NULL */
     int verbose;                        /* --verbose: one stderr line per connection/request */
     int quit;                           /* set by SIGTERM/SIGINT, checked once per iteration */
 };
