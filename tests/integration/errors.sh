@@ -72,9 +72,10 @@ check_eq "invalid UTF-8 becomes U+FFFD" "true" \
 
 # A silent resolver: dns_timeout within the connect deadline.
 silent=$(free_port)
-python3 -c "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.1',$silent)); time.sleep(20)" &
+python3 -c "import socket,time; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('127.0.0.1',$silent)); open('$T_DIR/silent.ready','w').close(); time.sleep(20)" &
 T_PIDS+=($!)
-sleep 0.2
+# Until it is bound, a query would be refused (a dns error), not left unanswered.
+for _ in $(seq 1 100); do [ -e "$T_DIR/silent.ready" ] && break; sleep 0.05; done
 start=$(now)
 r=$("$SALVO" --retry 0 --connect-timeout 1 --dns-servers "127.0.0.1:$silent" "http://quiet.test/")
 el=$(since "$start")
