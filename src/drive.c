@@ -120,6 +120,7 @@ static void finish(struct req *r, salvo_err_t err, const char *msg)
 
 void drive_abort(struct req *r, salvo_err_t err, const char *msg)
 {
+    loop_defer_cancel(r->eng->loop, &r->refuse);
     finish(r, err, msg);
 }
 
@@ -690,11 +691,20 @@ void drive_init(struct salvo *eng)
     loop_defer_set_label(&eng->deliver, "completions", LOOP_NO_ID);
 }
 
+/* A URL that did not parse ends from the loop, inside salvo_run, like every other. */
+static void on_refuse(struct loop_defer *d, void *data)
+{
+    (void)d;
+    struct req *r = data;
+    finish(r, r->url_err, r->url_msg);
+}
+
 int drive_submit(struct req *r)
 {
-    /* Never call back before salvo_submit returns: completions are delivered later. */
     if (r->url_err != SALVO_E_OK) {
-        req_complete(r, r->url_err, r->url_msg);
+        loop_defer_init(&r->refuse, on_refuse, r);
+        loop_defer_set_label(&r->refuse, "request", r->index);
+        loop_defer(r->eng->loop, &r->refuse);
         return 0;
     }
     if (enqueue(r, 0, "") < 0) {

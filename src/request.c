@@ -276,6 +276,7 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
     r->state = REQ_QUEUED;
     list_init(&r->live);
     limiter_waiter_init(&r->slot);
+    loop_defer_init(&r->refuse, NULL, r);        /* the driver installs its callback */
     loop_timer_init(&r->backoff_timer, NULL, r); /* the driver installs its callback */
     r->t_submit = loop_now_us();
     r->url_str = strdup(url);

@@ -145,6 +145,7 @@ struct req {
     salvo_done_cb *cb;
     void *user;
 
+    struct loop_defer refuse;        /* completes a URL that did not parse, from the loop */
     struct limiter_waiter slot;      /* waiting for a slot and room in the origin */
     int has_slot;                    /* holds one of the global slots */
     struct loop_timer backoff_timer; /* sleep between attempts */

@@ -530,10 +530,14 @@ int url_mask_password(const char *s, char **out)
     const char *auth, *end, *at, *colon;
 
     *out = NULL;
+    /* "scheme://authority..." or a scheme-relative "//authority..." (a Location). */
     auth = strstr(s, "://");
-    if (auth == NULL)
+    if (auth != NULL)
+        auth += 3;
+    else if (s[0] == '/' && s[1] == '/')
+        auth = s + 2;
+    else
         return 0;
-    auth += 3;
     end = auth + strcspn(auth, "/?#");
     at = memrchr(auth, '@', (size_t)(end - auth));
     if (at == NULL)
