@@ -81,7 +81,7 @@ static void release_conn(struct req *r, int keep)
     if (!x->reserved)
         return;
     if (x->pc != NULL && keep)
-        pool_release(p, x->pc);
+        pool_checkin(p, x->pc);
     else if (x->pc != NULL)
         pool_close(p, x->pc, 0);
     else
@@ -185,7 +185,7 @@ static void on_slot(struct limiter_waiter *w, struct pool_conn *pc, void *data)
         r->t_slot = loop_now_us();
     if (prepare(r) < 0) {
         if (pc != NULL)
-            pool_release(r->eng->pool, pc);
+            pool_checkin(r->eng->pool, pc);
         else
             pool_unreserve(r->eng->pool, r->origin);
         finish(r, SALVO_E_RESOURCE, "out of memory");

@@ -57,7 +57,7 @@ enum http1_framing {
 
 #define HTTP1_MAX_CODINGS 4 /* content codings of one body, stacked, at most */
 
-/* A response in progress. Embedded in the connection; reinitialised by http1_begin for
+/* A response in progress. Embedded in a request's run state; reinitialised by http1_begin for
  * every response. */
 struct http1 {
     llhttp_t parser; /* parses one head at a time; reinitialised per head */

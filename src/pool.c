@@ -258,7 +258,7 @@ static void ip_give_back(struct pool *p, struct ip_count *c)
 
 static void idle_close(struct pool *p, struct pool_conn *pc);
 
-int pool_ip_has_room(struct pool *p, const char *ip)
+int pool_ip_make_room(struct pool *p, const char *ip)
 {
     if (p->cfg.per_ip == 0 || ip_open(p, ip) < p->cfg.per_ip)
         return 1;
@@ -300,7 +300,7 @@ static void on_ip_wake(struct loop_defer *d, void *data)
     while (it != &p->ip_waiters) {
         struct pool_ip_waiter *w = list_entry(it, struct pool_ip_waiter, link);
         it = it->next;
-        if (pool_ip_has_room(p, w->ip)) {
+        if (pool_ip_make_room(p, w->ip)) {
             list_remove(&w->link);
             w->cb(w, w->data);
             it = p->ip_waiters.next; /* the callback may have changed the list */
@@ -402,7 +402,7 @@ static void idle_close(struct pool *p, struct pool_conn *pc)
     pool_close(p, pc, 0);
 }
 
-void pool_release(struct pool *p, struct pool_conn *pc)
+void pool_checkin(struct pool *p, struct pool_conn *pc)
 {
     struct origin *o = pc->origin;
     /* Nothing buffered in any layer, nothing owed: bytes left in TLS's buffers would be

@@ -19,7 +19,7 @@
  *
  * Ownership: the pool owns origins and pool_conns. A request borrows a pool_conn from
  * pool_checkout (an idle one) or pool_conn_new (a fresh one) and gives it back with
- * pool_release (keep it) or pool_close (drop it); between the two, the connection's
+ * pool_checkin (keep it) or pool_close (drop it); between the two, the connection's
  * watcher belongs to the request. Origins live while anything refers to them: open
  * connections, or the references pool_origin hands out (a request holds one from the
  * moment it knows its origin until it is done with it); an unreferenced one is freed.
@@ -108,7 +108,9 @@ struct pool_ip_waiter {
     pool_ip_fn *cb;
     void *data;
 };
-int pool_ip_has_room(struct pool *p, const char *ip);
+/* 1 when ip may take one more connection, after closing an idle connection to it if
+ * that is what makes room; 0 when it is at the cap. */
+int pool_ip_make_room(struct pool *p, const char *ip);
 void pool_ip_wait(struct pool *p, struct pool_ip_waiter *w, const char *ip, pool_ip_fn *cb,
                   void *data);
 void pool_ip_cancel(struct pool *p, struct pool_ip_waiter *w);
@@ -119,7 +121,7 @@ struct pool_conn *pool_conn_open(struct pool *p, struct origin *o, const struct 
                                  loop_io_fn *cb, void *data, int *err);
 /* Gives a connection back for reuse after a complete keep-alive response; it is closed
  * instead when anything is still buffered in it (conn_clean) or no idle one is kept. */
-void pool_release(struct pool *p, struct pool_conn *pc);
+void pool_checkin(struct pool *p, struct pool_conn *pc);
 /* Closes a connection; its origin keeps its room reserved when keep_reserved is set
  * (the request will open another one: a stale keep-alive replay). */
 void pool_close(struct pool *p, struct pool_conn *pc, int keep_reserved);

@@ -92,7 +92,7 @@ static void start_next(struct race *race)
         const struct sockaddr *sa = (const struct sockaddr *)&race->addrs[race->next];
         char ip[64];
         sock_addr_str(sa, ip, sizeof ip);
-        if (!pool_ip_has_room(race->pool, ip)) {
+        if (!pool_ip_make_room(race->pool, ip)) {
             if (race->nlegs > 0) {
                 /* Others are in flight: look again after the stagger delay. */
                 loop_timer_start(race->loop, &race->stagger, RACE_STAGGER_MS);

@@ -432,7 +432,7 @@ static void test_grant_hands_idle_connection(void **state)
     assert_int_equal(conn_connect_done(&pc->c), 0);
     int server = accept(f->listener, NULL, NULL);
     assert_true(server >= 0);
-    pool_release(f->pool, pc);
+    pool_checkin(f->pool, pc);
     assert_int_equal(a->n_idle, 1);
 
     waiter_init(f, &w1, "w1", a);
@@ -448,7 +448,7 @@ static void test_grant_hands_idle_connection(void **state)
     assert_true(limiter_waiting(&w2.w));
 
     /* Back to the pool after a whole answer: the next waiter gets the same one. */
-    pool_release(f->pool, pc);
+    pool_checkin(f->pool, pc);
     w1.pc = NULL;
     limiter_release(&f->lim);
     limiter_grant(&f->lim);

@@ -74,7 +74,7 @@ static struct pool_conn *idle_conn(struct fixture *f, struct origin *o, int *ser
     assert_int_equal(conn_connect_done(&pc->c), 0);
     *server = accept(f->listener, NULL, NULL);
     assert_true(*server >= 0);
-    pool_release(f->pool, pc);
+    pool_checkin(f->pool, pc);
     assert_int_equal(o->n_idle, 1);
     return pc;
 }

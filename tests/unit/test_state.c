@@ -6,7 +6,7 @@
  * by a fake layer with scripted results: send takes the request in pieces of a chosen
  * size, refuses now and then, or takes nothing until it has read from the peer (as TLS
  * does during a renegotiation); recv hands out a scripted answer, an EOF or an error.
- * The connection is put in the pool as idle for the request's origin (pool_release);
+ * The connection is put in the pool as idle for the request's origin (pool_checkin);
  * the request checks it out and runs SENDING -> RECEIVING -> DONE over it. The loop
  * watches the real socket: whenever the script has something for the engine, the fake
  * writes one byte at the server's end of the connection, and its recv consumes that
@@ -453,7 +453,7 @@ static void fake_conn(struct fixture *f)
     fk->peer = f->peer;
     pc->c.top = &fk->t;
 
-    pool_release(eng->pool, pc);
+    pool_checkin(eng->pool, pc);
     assert_int_equal(o->n_idle, 1);
     pool_origin_unref(eng->pool, o);
 }
