@@ -167,6 +167,11 @@ static void lag_check(struct loop *l, const char *kind, struct loop_label lb, ui
         lag_report(l, kind, lb, ms);
 }
 
+int loop_lag_reporting(const struct loop *l)
+{
+    return l->lag_threshold_ms > 0;
+}
+
 void loop_lag_note(struct loop *l, const char *kind, const char *what, uint64_t id,
                    uint64_t start_us)
 {

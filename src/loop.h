@@ -148,6 +148,8 @@ void loop_set_lag_threshold(struct loop *l, double ms);
  * the batch. Its time is then not counted again against the enclosing callback. */
 void loop_lag_note(struct loop *l, const char *kind, const char *what, uint64_t id,
                    uint64_t start_us);
+/* Whether slow callbacks are being reported (a threshold is set). */
+int loop_lag_reporting(const struct loop *l);
 double loop_max_lag_ms(const struct loop *l);
 
 /* 1 when the last epoll_wait returned fewer events than a batch holds, so that every fd
