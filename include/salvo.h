@@ -79,6 +79,7 @@ typedef enum salvo_err {
     SALVO_E_BAD_REDIRECT,       /* a missing, invalid or non-http(s) Location */
     SALVO_E_RESOURCE,           /* a local limit: fds, memory, ephemeral ports */
     SALVO_E_CANCELLED,          /* the run was interrupted before the request finished */
+    SALVO_E_ABORTED,            /* the caller stopped the transfer from a response callback */
     SALVO_E_COUNT               /* number of classes; not a class */
 } salvo_err_t;
 
@@ -144,7 +145,17 @@ typedef struct salvo_result {
      * simply does not see them (the library allocates the struct). */
     double start_ms; /* when the request got its slot, ms from the start of the run;
                         negative when it never got one: a waterfall's x axis */
+    const struct salvo_header *headers; /* with salvo_request_ext_t.keep_headers: the final
+                                           response's header fields, in order; else NULL */
+    size_t headers_len;
 } salvo_result_t;
+
+/* One response header field, as received (the name's case kept, the value without the
+ * white space around it). */
+typedef struct salvo_header {
+    const char *name;
+    const char *value;
+} salvo_header_t;
 
 typedef struct salvo salvo_t;
 
@@ -211,6 +222,47 @@ typedef struct salvo_request {
     const void *body; /* request body, NULL for none */
     size_t body_len;
 } salvo_request_t;
+
+/* A response's head, for salvo_headers_cb. Valid during the callback only. */
+typedef struct salvo_response {
+    uint64_t index;                /* the request's index */
+    int status;                    /* the final status (interim 1xx responses are done) */
+    const salvo_header_t *headers; /* its header fields, in order */
+    size_t headers_len;
+    int attempt; /* 1, 2, ...: a later call for the same request means a new attempt
+                    after a failure mid-body; what the body callback got so far is void */
+} salvo_response_t;
+
+/* Called when the final response's head has arrived, before its body, and again should
+ * a retry after a failure mid-body deliver another one. Not called for a response that
+ * salvo will not hand over: one it retries (a 503 with retries left) or a redirect it
+ * follows. Return 0 to go on; any other value ends the request with that error class
+ * (SALVO_E_ABORTED, or SALVO_E_RESOURCE for a local failure such as a full disk), and
+ * the connection is closed, not reused. */
+typedef int salvo_headers_cb(const salvo_response_t *response, void *user);
+
+/* Called with the decoded body in pieces, as it arrives (after the head's callback);
+ * len > 0. Return as for salvo_headers_cb. */
+typedef int salvo_body_cb(uint64_t index, const void *data, size_t len, void *user);
+
+/* Per-request options added after 0.1.0, for salvo_submit_ext. `size` is what the
+ * caller's header says sizeof(salvo_request_ext_t) is: the library reads only the fields
+ * that fit, so the struct can grow. Zero it, set size, then the fields wanted. Both
+ * callbacks run from inside salvo_run while the transfer goes on (not through the
+ * completion queue), never from inside the HTTP parser or TLS, and may call
+ * salvo_submit, salvo_cancel and salvo_stats. */
+typedef struct salvo_request_ext {
+    size_t size;                  /* sizeof(salvo_request_ext_t) */
+    salvo_headers_cb *on_headers; /* NULL: none */
+    salvo_body_cb *on_body;       /* NULL: none */
+    void *user;                   /* given to both callbacks */
+    int keep_headers;             /* fill salvo_result_t.headers */
+} salvo_request_ext_t;
+
+/* salvo_submit with per-request options added since 0.1.0 (ext may be NULL). */
+SALVO_API int salvo_submit_ext(salvo_t *engine, const char *url, uint64_t index,
+                               const salvo_request_t *request, const salvo_request_ext_t *ext,
+                               salvo_done_cb *cb, void *user);
 
 /* For a feed whose input is a non-blocking fd (a pipe, say) with no whole line yet: call
  * from inside the feed, then return 0. The engine calls the feed again once fd is

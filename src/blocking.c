@@ -241,6 +241,13 @@ static salvo_err_t receive(struct req *r, struct conn *c, const struct deadlines
             }
             size_t used;
             rc = http1_feed(&x->http, chunk, (size_t)n, &used);
+            if (rc == HTTP1_HEAD) {
+                int cls = req_response_head(r);
+                if (cls != 0)
+                    return fail(a, (salvo_err_t)cls,
+                                "the transfer was stopped by the headers callback");
+                rc = http1_feed(&x->http, chunk + used, (size_t)n - used, &used);
+            }
         } else {
             rc = http1_eof(&x->http);
         }
@@ -280,6 +287,7 @@ static salvo_err_t exchange(struct req *r, struct conn *c, const struct deadline
     if (http1_write_head(&x->wire, &hr) < 0 ||
         http1_begin(&x->http, r->is_head, cfg->max_filesize, cfg->hash, cfg->follow_redirects) < 0)
         return fail(&x->a, SALVO_E_RESOURCE, "cannot build the request");
+    req_expect_response(r);
     salvo_err_t e = send_request(r, c, d);
     if (e == SALVO_E_OK)
         e = receive(r, c, d);

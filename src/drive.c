@@ -375,6 +375,8 @@ static void start_send(struct req *r)
     if (rc == 0)
         rc = http1_begin(&x->http, r->is_head, eng->cfg.max_filesize, eng->cfg.hash,
                          eng->cfg.follow_redirects);
+    if (rc == 0)
+        req_expect_response(r);
     if (rc < 0) {
         attempt_failed(r, SALVO_E_RESOURCE, "cannot build the request: %s", strerror(-rc));
         return;
@@ -403,6 +405,17 @@ static int got_bytes(struct req *r, const char *p, size_t n)
         r->eng->stats.bytes_received += n;
         size_t used = 0;
         rc = http1_feed(&x->http, p, n, &used);
+        if (rc == HTTP1_HEAD) {
+            /* The caller's callbacks run here, between two calls into the parser. */
+            int cls = req_response_head(r);
+            if (cls != 0) {
+                attempt_failed(r, (salvo_err_t)cls,
+                               "the transfer was stopped by the headers "
+                               "callback");
+                return 1;
+            }
+            rc = http1_feed(&x->http, p + used, n - used, &used);
+        }
     } else {
         rc = http1_eof(&x->http);
     }

@@ -99,7 +99,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http1 *h = p->data;
 
-    if (wanted(h) != NULL && buf_append(&h->value, at, len) < 0)
+    if ((wanted(h) != NULL || h->keep_fields) && buf_append(&h->value, at, len) < 0)
         return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
@@ -148,11 +148,25 @@ static int location_conflicts(struct http1 *h)
     return strlen(h->location) != n || memcmp(h->location, v, n) != 0;
 }
 
+/* Keeps the field just parsed, for the caller (keep_fields). */
+static int keep_field(struct http1 *h)
+{
+    size_t n;
+    const char *v = trimmed_value(h, &n);
+    if (buf_append(&h->fields, buf_head(&h->field), buf_size(&h->field)) < 0 ||
+        buf_append(&h->fields, "", 1) < 0 || buf_append(&h->fields, v, n) < 0 ||
+        buf_append(&h->fields, "", 1) < 0)
+        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    return 0;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http1 *h = p->data;
     char **slot = wanted(h);
 
+    if (h->keep_fields && buf_size(&h->field) > 0 && keep_field(h) != 0)
+        return HPE_USER;
     if (slot == &h->location && h->location != NULL) {
         h->location_conflict |= location_conflicts(h);
         slot = NULL; /* an identical repeat adds nothing */
@@ -251,6 +265,7 @@ static int on_message_complete(llhttp_t *p)
         free(h->content_encoding);
         h->location = h->retry_after = h->content_encoding = NULL;
         h->location_conflict = 0;
+        buf_reset(&h->fields);
         return HPE_PAUSED;
     }
     /* The message flags say what the head allows; a body read to the close never leaves
@@ -485,6 +500,15 @@ static int body_sink(void *ctx, const char *data, size_t len)
         set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
         return 1;
     }
+    if (h->body_fn != NULL && len > 0) {
+        /* The caller's code: outside llhttp (which only ever sees heads) and TLS. */
+        int cls = h->body_fn(h->body_ctx, data, len);
+        if (cls != 0) {
+            h->stopped = 1;
+            set_error(h, (salvo_err_t)cls, "the transfer was stopped by the body callback");
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -602,6 +626,7 @@ void http1_init(struct http1 *h)
     buf_init(&h->value, HTTP1_MAX_HEADER_BYTES);
     buf_init(&h->line, HTTP1_MAX_HEADER_BYTES);
     buf_init(&h->norm, 2 * HTTP1_MAX_HEADER_BYTES); /* a line end may double */
+    buf_init(&h->fields, 2 * HTTP1_MAX_HEADER_BYTES);
 }
 
 /* Frees the copied header values and the decoders. */
@@ -624,6 +649,12 @@ int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash, int f
     buf_reset(&h->field);
     buf_reset(&h->value);
     buf_reset(&h->norm);
+    buf_reset(&h->fields);
+    h->nhdrs = 0;
+    h->keep_fields = h->pause_at_head = 0;
+    h->body_fn = NULL;
+    h->body_ctx = NULL;
+    h->stopped = 0;
     if (hash && h->sha == NULL && (h->sha = EVP_MD_CTX_new()) == NULL)
         return -ENOMEM;
     if (!hash) {
@@ -691,9 +722,10 @@ enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *
             h->keep_alive = 0;
         return HTTP1_DONE;
     }
-    if (len == 0)
+    if (len == 0 && !h->in_body)
         return HTTP1_AGAIN;
-    h->got_bytes = 1;
+    if (len > 0)
+        h->got_bytes = 1;
     if (!h->in_body) {
         rc = read_heads(h, data, len, &n);
         off = n;
@@ -702,6 +734,12 @@ enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *
             return rc;
         }
         h->in_body = 1;
+        /* The caller wants to act on the head before any body byte (a redirect that is
+         * followed is not the caller's). */
+        if (h->pause_at_head && !h->discard) {
+            *used = off;
+            return HTTP1_HEAD;
+        }
         /* A redirect body with no end but the close is not waited for. */
         if (h->discard && h->framing == HTTP1_TO_EOF)
             rc = give_up_discard(h);
@@ -762,6 +800,34 @@ void http1_sha256_hex(struct http1 *h, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+size_t http1_fields(struct http1 *h, const salvo_header_t **out)
+{
+    *out = NULL;
+    if (h->nhdrs == 0 && buf_size(&h->fields) > 0) {
+        const char *p = buf_head(&h->fields), *end = p + buf_size(&h->fields);
+        size_t n = 0;
+        for (const char *q = p; q < end; q += strlen(q) + 1)
+            n++;
+        n /= 2;
+        if (n > h->hdrs_cap) {
+            salvo_header_t *a = realloc(h->hdrs, n * sizeof *a);
+            if (a == NULL)
+                return 0;
+            h->hdrs = a;
+            h->hdrs_cap = n;
+        }
+        for (size_t i = 0; i < n; i++) {
+            h->hdrs[i].name = p;
+            p += strlen(p) + 1;
+            h->hdrs[i].value = p;
+            p += strlen(p) + 1;
+        }
+        h->nhdrs = n;
+    }
+    *out = h->nhdrs ? h->hdrs : NULL;
+    return h->nhdrs;
+}
+
 void http1_clear(struct http1 *h)
 {
     h->status = 0;
@@ -779,4 +845,8 @@ void http1_end(struct http1 *h)
     buf_free(&h->value);
     buf_free(&h->line);
     buf_free(&h->norm);
+    buf_free(&h->fields);
+    free(h->hdrs);
+    h->hdrs = NULL;
+    h->nhdrs = h->hdrs_cap = 0;
 }

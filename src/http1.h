@@ -43,6 +43,7 @@
 
 enum http1_rc {
     HTTP1_AGAIN, /* need more bytes */
+    HTTP1_HEAD,  /* with pause_at_head: the final head has arrived; feed the rest after */
     HTTP1_DONE,  /* the final response is complete */
     HTTP1_ERROR  /* failed: see http1.err and http1.msg */
 };
@@ -56,6 +57,9 @@ enum http1_framing {
 };
 
 #define HTTP1_MAX_CODINGS 4 /* content codings of one body, stacked, at most */
+
+/* Takes decoded body bytes for the caller; returns 0, or an error class to stop with. */
+typedef int http1_body_fn(void *ctx, const char *data, size_t len);
 
 /* A response in progress. Embedded in a request's run state; reinitialised by http1_begin for
  * every response. */
@@ -99,6 +103,15 @@ struct http1 {
      * undone first); ndec is 0 for an identity body. */
     struct decoder *dec[HTTP1_MAX_CODINGS];
     int ndec;
+    /* What the caller asked for beyond counting and hashing (set after http1_begin). */
+    int keep_fields;        /* keep every header field of the final response */
+    int pause_at_head;      /* return HTTP1_HEAD once the final head has arrived */
+    http1_body_fn *body_fn; /* decoded body bytes, as they come; NULL: none */
+    int stopped;            /* the caller's callback asked to stop the transfer */
+    void *body_ctx;
+    struct buf fields;    /* with keep_fields: "name\0value\0" per field (bounded) */
+    salvo_header_t *hdrs; /* ... and an index of them, built on demand */
+    size_t nhdrs, hdrs_cap;
 };
 
 /* Whether a status is one that -L follows when a Location comes with it: 301, 302, 303,
@@ -130,6 +143,11 @@ enum http1_rc http1_eof(struct http1 *h);
 /* The sha256 of the body as 64 hex digits plus NUL, after HTTP1_DONE with hashing on;
  * may be called once. */
 void http1_sha256_hex(struct http1 *h, char out[65]);
+
+/* The final response's header fields (with keep_fields), in order: an array owned by h,
+ * valid until the next http1_begin. Returns the count (0 with *out NULL when none, or
+ * on a shortage of memory). */
+size_t http1_fields(struct http1 *h, const salvo_header_t **out);
 
 /* Forgets the last response's status and byte counts (an attempt that fails before
  * sending reports none). */

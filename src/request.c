@@ -296,6 +296,22 @@ oom:
     return -ENOMEM;
 }
 
+void req_set_ext(struct req *r, const salvo_request_ext_t *ext)
+{
+#define EXT_HAS(f) (ext->size >= offsetof(salvo_request_ext_t, f) + sizeof ext->f)
+    if (ext == NULL)
+        return;
+    if (EXT_HAS(on_headers))
+        r->on_headers = ext->on_headers;
+    if (EXT_HAS(on_body))
+        r->on_body = ext->on_body;
+    if (EXT_HAS(user))
+        r->ext_user = ext->user;
+    if (EXT_HAS(keep_headers))
+        r->keep_headers = ext->keep_headers;
+#undef EXT_HAS
+}
+
 void req_discard(struct req *r)
 {
     list_remove(&r->live);
@@ -373,7 +389,47 @@ void req_attempt_begin(struct req *r)
     req_attempt_reset(&x->a, now);
     x->sha256[0] = '\0';
     x->replayed = 0;
+    x->decided = 0;
     http1_clear(&x->http); /* bytes of an earlier hop or attempt are not this one's */
+}
+
+void req_expect_response(struct req *r)
+{
+    struct http1 *h = &r->run->http;
+    h->keep_fields = r->keep_headers || r->on_headers != NULL;
+    h->pause_at_head = r->on_headers != NULL || r->on_body != NULL;
+    r->run->decided = 0;
+}
+
+/* http1's body sink for a request with a body callback. */
+static int to_body_cb(void *ctx, const char *data, size_t len)
+{
+    struct req *r = ctx;
+    return r->on_body(r->index, data, len, r->ext_user);
+}
+
+int req_response_head(struct req *r)
+{
+    struct req_run *x = r->run;
+    struct http1 *h = &x->http;
+    x->decided_retry = req_retry_decision(r, SALVO_E_OK, h->status, &x->decided_sleep);
+    x->decided = 1;
+    if (x->decided_retry)
+        return 0; /* not the caller's answer: another attempt follows */
+    if (r->on_headers != NULL) {
+        salvo_response_t resp = {.index = r->index, .status = h->status, .attempt = r->attempts};
+        resp.headers_len = http1_fields(h, &resp.headers);
+        int cls = r->on_headers(&resp, r->ext_user);
+        if (cls != 0) {
+            h->stopped = 1;
+            return cls;
+        }
+    }
+    if (r->on_body != NULL) {
+        h->body_fn = to_body_cb;
+        h->body_ctx = r;
+    }
+    return 0;
 }
 
 void req_attempt_reset(struct req_attempt *a, uint64_t now)
@@ -481,9 +537,19 @@ static int may_retry(struct req *r, uint64_t sleep_ms)
 
 int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sleep_ms)
 {
+    if (err == SALVO_E_OK && r->run->decided) {
+        /* Made when the head arrived (req_response_head): the answer was handed over,
+         * or not, on its strength. */
+        *sleep_ms = r->run->decided_sleep;
+        return r->run->decided_retry;
+    }
     const salvo_config_t *c = &r->eng->cfg;
     double secs;
     if (err != SALVO_E_OK ? !salvo_err_retryable(err) : !retry_status_retryable(status))
+        return 0;
+    /* The caller's callback stopped it: that is the caller's decision, not a failure to
+     * try again (a full disk stays full). */
+    if (r->run->http.stopped)
         return 0;
     const char *ra = err == SALVO_E_OK ? r->run->http.retry_after : NULL;
     if (ra != NULL && retry_after_parse(ra, time(NULL), &secs) == 0) {
@@ -685,6 +751,9 @@ static salvo_attempt_t *result_fill(const struct req *r, salvo_result_t *res)
     res->reused = res->tls_resumed = -1;
     if (r->run != NULL)
         fill_run_facts(r->run, res);
+    /* The last response's fields, when its head arrived. */
+    if (r->keep_headers && r->run != NULL && r->run->http.status != 0)
+        res->headers_len = http1_fields(&r->run->http, &res->headers);
     if (res->status == 0)
         res->status = r->last_status; /* an earlier attempt's or hop's, kept */
     res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;

@@ -106,6 +106,9 @@ struct req_run {
     size_t body_sent;                /* body bytes the connection took */
     struct req_attempt a;            /* the current (last) attempt */
     char sha256[65];                 /* hex, "" when not hashed */
+    int decided;                     /* the retry decision for this answer is made */
+    int decided_retry;               /* ... and says: another attempt, */
+    uint64_t decided_sleep;          /* ... after this sleep */
     struct req_run *next_free;       /* link in engine->run_cache */
 };
 
@@ -144,6 +147,10 @@ struct req {
     int idempotent;        /* retried also after the request was sent */
     salvo_done_cb *cb;
     void *user;
+    salvo_headers_cb *on_headers; /* salvo_request_ext_t's callbacks, NULL when none */
+    salvo_body_cb *on_body;
+    void *ext_user;
+    int keep_headers; /* fill the result's headers */
 
     struct loop_defer refuse;        /* completes a URL that did not parse, from the loop */
     struct limiter_waiter slot;      /* waiting for a slot and room in the origin */
@@ -171,6 +178,9 @@ struct req {
  * and the driver completes it at once. */
 int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_request_t *opt,
             salvo_done_cb *cb, void *user, struct req **out, char *why, size_t whylen);
+
+/* Takes the per-request options of salvo_request_ext_t, as far as ext->size reaches. */
+void req_set_ext(struct req *r, const salvo_request_ext_t *ext);
 
 /* Undoes req_new for a request that could not be queued after all: no callback runs. */
 void req_discard(struct req *r);
@@ -213,6 +223,16 @@ void req_end_attempt(struct req *r, salvo_err_t err);
  * sleep to take first, when another attempt should follow (the retry rules: retryable
  * classes and answers, Retry-After, methods that may be repeated, --retry-max-time). */
 int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sleep_ms);
+/* After http1_begin for an attempt: asks the parser for what the caller's response
+ * callbacks and headers need (a pause at the final head, its fields). */
+void req_expect_response(struct req *r);
+
+/* The final head has arrived (HTTP1_HEAD): decides now whether the answer is retried
+ * (the decision is kept for the end of the attempt); if it is the caller's, runs the
+ * headers callback and routes the body to the body callback. Returns 0, or the error
+ * class a callback asked to stop with. */
+int req_response_head(struct req *r);
+
 /* Whether a request that failed before the first response byte on a pooled connection
  * may be replayed on a fresh one (not for a sent request that is not idempotent). */
 int req_may_replay(const struct req *r);

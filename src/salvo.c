@@ -278,6 +278,13 @@ SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, siz
 SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,
                            const salvo_request_t *request, salvo_done_cb *cb, void *user)
 {
+    return salvo_submit_ext(eng, url, index, request, NULL, cb, user);
+}
+
+SALVO_API int salvo_submit_ext(salvo_t *eng, const char *url, uint64_t index,
+                               const salvo_request_t *request, const salvo_request_ext_t *ext,
+                               salvo_done_cb *cb, void *user)
+{
     if (eng == NULL)
         return -1;
     if (url == NULL || cb == NULL || eng->cancel_requested) {
@@ -289,6 +296,7 @@ SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,
     if (req_new(eng, url, index, request, cb, user, &r, eng->last_error, sizeof eng->last_error) <
         0)
         return -1;
+    req_set_ext(r, ext);
     /* The blocking baseline takes requests from the live list itself. */
     if (!eng->cfg.blocking && drive_submit(r) < 0) {
         snprintf(eng->last_error, sizeof eng->last_error, "out of memory");

@@ -47,6 +47,9 @@ static const char usage_text[] =
     "  -L, --location             follow redirects\n"
     "      --max-redirs N         at most N redirects (10)\n"
     "      --attempt-log          add attempts_log to each record\n"
+    "      --headers              add the response's header fields to each record\n"
+    "      --body N               add the first N bytes of the body (as text)\n"
+    "      --output-dir DIR       save each body to DIR/<index>.body\n"
     "      --blocking             the blocking baseline, one URL at a time\n"
     "      --trace FILE           one JSON line per request state change (- = stderr)\n"
     "      --debug-loop MS        report loop callbacks that take over MS ms, on stderr\n"
@@ -77,6 +80,9 @@ enum {
     OPT_ATTEMPT_LOG,
     OPT_BLOCKING,
     OPT_TRACE,
+    OPT_HEADERS,
+    OPT_BODY,
+    OPT_OUTPUT_DIR,
     OPT_DEBUG_LOOP,
 };
 
@@ -111,6 +117,9 @@ static const struct option long_opts[] = {
     {"attempt-log", no_argument, NULL, OPT_ATTEMPT_LOG},
     {"blocking", no_argument, NULL, OPT_BLOCKING},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"headers", no_argument, NULL, OPT_HEADERS},
+    {"body", required_argument, NULL, OPT_BODY},
+    {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
     {"debug-loop", required_argument, NULL, OPT_DEBUG_LOOP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -354,6 +363,18 @@ static int apply(struct cli *c, int opt, const char *arg)
         return 0;
     case OPT_TRACE:
         c->trace_path = arg;
+        return 0;
+    case OPT_HEADERS:
+        c->show_headers = 1;
+        return 0;
+    case OPT_BODY:
+        if (parse_size("--body", arg, &c->body_max) < 0)
+            return -1;
+        if (c->body_max == 0 || c->body_max > MAX_BODY)
+            return bad("--body", arg, "must be from 1 byte to 64M");
+        return 0;
+    case OPT_OUTPUT_DIR:
+        c->output_dir = arg;
         return 0;
     case OPT_DEBUG_LOOP:
         return parse_ms("--debug-loop", arg, &g->debug_loop_ms);

@@ -17,6 +17,9 @@ struct cli {
     const char *output_path; /* -o FILE, NULL for stdout */
     int stats;               /* --stats */
     const char *trace_path;  /* --trace FILE, "-" for stderr, NULL when not given */
+    int show_headers;        /* --headers */
+    uint64_t body_max;       /* --body N, 0 when not given */
+    const char *output_dir;  /* --output-dir DIR, NULL when not given */
     char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

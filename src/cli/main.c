@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "input.h"
+#include "keep.h"
 #include "output.h"
 
 /* The run's state, reached from the engine's callbacks through their user pointer. */
@@ -21,10 +22,12 @@ struct run {
     struct input in;
     FILE *out;
     const char *out_name;
-    uint64_t records; /* records written */
-    uint64_t not_ok;  /* records whose ok is false */
-    int write_failed; /* the output stream failed: stop the run */
-    FILE *trace;      /* --trace: the state changes, NULL when not asked for */
+    uint64_t records;        /* records written */
+    uint64_t not_ok;         /* records whose ok is false */
+    int write_failed;        /* the output stream failed: stop the run */
+    FILE *trace;             /* --trace: the state changes, NULL when not asked for */
+    struct keep_config keep; /* --body, --output-dir */
+    int keeping;             /* either is on: each request has a struct keep */
     salvo_t *engine;
 };
 
@@ -38,20 +41,72 @@ static void on_signal(int sig)
         salvo_cancel(signal_engine);
 }
 
-static void on_done(const salvo_result_t *r, void *user)
+/* Writes one record. */
+static void write_record(struct run *run, const salvo_result_t *r, const struct output_extra *x)
 {
-    struct run *run = user;
     run->records++;
     if (!r->ok)
         run->not_ok++;
     if (run->write_failed)
         return;
     /* Flushed per record: a user tailing the output sees each result as it happens. */
-    if (output_json_record(run->out, r, run->cli->cfg.attempt_log) < 0 || fflush(run->out) != 0) {
+    if (output_json_record(run->out, r, x) < 0 || fflush(run->out) != 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
         salvo_cancel(run->engine);
     }
+}
+
+static void on_done(const salvo_result_t *r, void *user)
+{
+    struct run *run = user;
+    struct output_extra x = {.attempt_log = run->cli->cfg.attempt_log,
+                             .headers = run->cli->show_headers};
+    write_record(run, r, &x);
+}
+
+/* The completion of a request whose body was kept (--body, --output-dir). */
+static void on_done_kept(const salvo_result_t *r, void *user)
+{
+    struct keep *k = user;
+    struct run *run = k->owner;
+    char msg[512];
+    salvo_result_t res = *r;
+    const char *why = keep_finish(k, r, msg, sizeof msg);
+    if (why != NULL) {
+        /* Saving failed (a full disk, say): the record says so, in the engine's words
+         * for the class and the command's for the detail. */
+        res.message = why;
+        res.ok = 0;
+    }
+    struct output_extra x = {
+        .attempt_log = run->cli->cfg.attempt_log,
+        .headers = run->cli->show_headers,
+        .body = k->body,
+        .body_len = k->body_len,
+        .body_file = k->saved ? k->path : NULL,
+    };
+    write_record(run, &res, &x);
+    keep_free(k);
+}
+
+/* Queues one URL, with what the command keeps of its response. */
+static int submit(salvo_t *engine, struct run *run, const char *url, uint64_t index)
+{
+    salvo_request_ext_t ext = {.size = sizeof ext, .keep_headers = run->cli->show_headers};
+    if (!run->keeping)
+        return salvo_submit_ext(engine, url, index, &run->cli->req, &ext, on_done, run);
+    struct keep *k = keep_new(&run->keep, run, index);
+    if (k == NULL)
+        return -1;
+    ext.on_headers = keep_on_headers;
+    ext.on_body = keep_on_body;
+    ext.user = k;
+    if (salvo_submit_ext(engine, url, index, &run->cli->req, &ext, on_done_kept, k) < 0) {
+        keep_free(k);
+        return -1;
+    }
+    return 0;
 }
 
 /* The engine's feed: submits up to `room` URLs read from the input. */
@@ -75,7 +130,7 @@ static int feed(salvo_t *engine, size_t room, void *user)
                 fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
             return 1;
         }
-        if (salvo_submit(engine, url, index, &run->cli->req, on_done, run) < 0) {
+        if (submit(engine, run, url, index) < 0) {
             fprintf(stderr, "salvo: cannot queue URL %llu: out of memory\n",
                     (unsigned long long)index);
             return 1;
@@ -237,6 +292,15 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (cli.output_dir != NULL && keep_check_dir(cli.output_dir) < 0) {
+        fprintf(stderr, "salvo: --output-dir '%s': %s (see salvo --help)\n", cli.output_dir,
+                strerror(errno));
+        input_free(&run.in);
+        goto out;
+    }
+    run.keep.body_max = (size_t)cli.body_max;
+    run.keep.output_dir = cli.output_dir;
+    run.keeping = cli.body_max > 0 || cli.output_dir != NULL;
     if (cli.trace_path != NULL) {
         run.trace = strcmp(cli.trace_path, "-") == 0 ? stderr : fopen(cli.trace_path, "w");
         if (run.trace == NULL) {

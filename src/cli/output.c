@@ -20,6 +20,10 @@
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
+
+/* A member key with its leading comma, and its length, for rec_write. */
+#define K(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
 
 /* The Unicode replacement character, U+FFFD, in UTF-8. */
 #define REPLACEMENT "\xef\xbf\xbd"
@@ -170,16 +174,12 @@ static void put_ascii(struct rec *fp, unsigned char c)
     }
 }
 
-static void put_json_string(struct rec *fp, const char *s)
+/* The characters of s up to its NUL, escaped, without quotes. */
+static void put_json_chars(struct rec *fp, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t n, bad;
 
-    if (s == NULL) {
-        rec_puts(fp, "null");
-        return;
-    }
-    rec_putc(fp, '"');
     while (*p != '\0') {
         const unsigned char *run = p;
         while (plain_ascii(*p))
@@ -199,11 +199,85 @@ static void put_json_string(struct rec *fp, const char *s)
         }
         p += n;
     }
+}
+
+static void put_json_string(struct rec *fp, const char *s)
+{
+    if (s == NULL) {
+        rec_puts(fp, "null");
+        return;
+    }
+    rec_putc(fp, '"');
+    put_json_chars(fp, s);
     rec_putc(fp, '"');
 }
 
+/* n bytes at s (which must have a NUL at s[n]) as a JSON string: NUL bytes inside are
+ * characters too (U+0000), and a sequence cut at the end becomes U+FFFD. */
+static void put_json_bytes(struct rec *fp, const char *s, size_t n)
+{
+    const char *end = s + n;
+    rec_putc(fp, '"');
+    for (;;) {
+        put_json_chars(fp, s);
+        s += strlen(s);
+        if (s >= end)
+            break;
+        rec_puts(fp, "\\u0000");
+        s++;
+    }
+    rec_putc(fp, '"');
+}
+
+/* A header name, lower-cased (names are ASCII tokens; anything else is escaped). */
+static void put_lower_name(struct rec *fp, const char *name)
+{
+    char low[256];
+    size_t i;
+    for (i = 0; name[i] != '\0' && i < sizeof low - 1; i++)
+        low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    low[i] = '\0';
+    put_json_string(fp, low);
+}
+
+/* "headers": one member per field name, lower-cased, in the order of first appearance;
+ * the values of a repeated field joined with ", ", except set-cookie's, with "\n" (a
+ * cookie's own commas would make a joined list ambiguous). */
+static void put_headers(struct rec *fp, const salvo_result_t *r, int with_headers)
+{
+    rec_write(fp, K("headers"));
+    if (!with_headers || r->headers == NULL) {
+        rec_puts(fp, "null");
+        return;
+    }
+    rec_putc(fp, '{');
+    int first = 1;
+    for (size_t i = 0; i < r->headers_len; i++) {
+        const char *name = r->headers[i].name;
+        size_t j;
+        for (j = 0; j < i && strcasecmp(r->headers[j].name, name) != 0; j++)
+            ;
+        if (j < i)
+            continue; /* written with its first occurrence */
+        if (!first)
+            rec_putc(fp, ',');
+        first = 0;
+        put_lower_name(fp, name);
+        rec_puts(fp, ":\"");
+        const char *sep = strcasecmp(name, "set-cookie") == 0 ? "\\n" : ", ";
+        for (j = i; j < r->headers_len; j++) {
+            if (strcasecmp(r->headers[j].name, name) != 0)
+                continue;
+            if (j > i)
+                rec_puts(fp, sep);
+            put_json_chars(fp, r->headers[j].value);
+        }
+        rec_putc(fp, '"');
+    }
+    rec_putc(fp, '}');
+}
+
 /* A field's separator and key, as one literal and its length: K("url") is ,"url": */
-#define K(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
 
 static void put_str(struct rec *fp, const char *k, size_t kn, const char *s)
 {
@@ -303,8 +377,11 @@ static void put_tls(struct rec *fp, const salvo_result_t *r)
     put_str(fp, K("cert_issuer"), r->cert_issuer);
 }
 
-int output_json_record(FILE *out, const salvo_result_t *r, int with_attempt_log)
+int output_json_record(FILE *out, const salvo_result_t *r, const struct output_extra *x)
 {
+    static const struct output_extra none;
+    if (x == NULL)
+        x = &none;
     struct rec rec = {.fp = out}, *fp = &rec;
     rec_puts(fp, "{\"index\":");
     put_u64(fp, r->index);
@@ -334,8 +411,15 @@ int output_json_record(FILE *out, const salvo_result_t *r, int with_attempt_log)
     rec_write(fp, K("redirects"));
     put_i64(fp, r->redirects);
     put_str(fp, K("sha256"), r->sha256);
-    put_attempts_log(fp, r, with_attempt_log);
+    put_attempts_log(fp, r, x->attempt_log);
     put_ms(fp, K("start_ms"), r->start_ms);
+    put_headers(fp, r, x->headers);
+    rec_write(fp, K("body"));
+    if (x->body != NULL)
+        put_json_bytes(fp, x->body, x->body_len);
+    else
+        rec_puts(fp, "null");
+    put_str(fp, K("body_file"), x->body_file);
     rec_puts(fp, "}\n");
     rec_flush(fp);
     return ferror(out) ? -1 : 0;

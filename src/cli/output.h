@@ -11,10 +11,20 @@
 
 #include "salvo.h"
 
+/* What a record holds besides the result: the flags that fill fields, and what the
+ * command kept of the response. */
+struct output_extra {
+    int attempt_log;       /* emit attempts_log as an array (else null) */
+    int headers;           /* emit headers from the result (else null) */
+    const char *body;      /* --body: the first bytes, NUL after them; NULL: null */
+    size_t body_len;       /* their count */
+    const char *body_file; /* --output-dir: the saved file, NULL: null */
+};
+
 /* Writes one JSON Lines record (with its trailing '\n') for r to fp, without flushing.
- * with_attempt_log: emit attempts_log as an array (else null). Returns 0, or -1 when
- * the stream reports an error. */
-int output_json_record(FILE *fp, const salvo_result_t *r, int with_attempt_log);
+ * x may be NULL (every extra field null). Returns 0, or -1 when the stream reports an
+ * error. */
+int output_json_record(FILE *fp, const salvo_result_t *r, const struct output_extra *x);
 
 /* Writes one --trace line for a state change: {"t_ms","index","from","to","detail"}.
  * Returns 0, or -1 when the stream reports an error. */

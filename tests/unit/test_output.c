@@ -31,7 +31,8 @@ static char *render(const salvo_result_t *r, int with_log)
     FILE *fp = open_memstream(&s, &n);
 
     assert_non_null(fp);
-    assert_int_equal(output_json_record(fp, r, with_log), 0);
+    struct output_extra x = {.attempt_log = with_log};
+    assert_int_equal(output_json_record(fp, r, &x), 0);
     fclose(fp);
     return s;
 }
@@ -124,13 +125,15 @@ static void test_full_record(void **state)
            "\"remote_ip\":\"127.0.0.1\",\"reused\":false,\"backoff_ms\":1000.500},"
            "{\"error\":null,\"status\":200,\"dns_ms\":0.000,\"connect_ms\":1.250,"
            "\"tls_ms\":12.346,\"ttfb_ms\":3.000,\"remote_ip\":\"127.0.0.2\","
-           "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500}\n");
+           "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500,\"headers\":null,\"body\":"
+           "null,\"body_file\":null}\n");
     free(s);
 
     /* Without --attempt-log the field is there, and null. */
     s = render(&r, 0);
     assert_non_null(strstr(s, ",\"sha256\":\"e3b0"));
-    assert_non_null(strstr(s, "\"attempts_log\":null,\"start_ms\":17.500}\n"));
+    assert_non_null(strstr(s, "\"attempts_log\":null,\"start_ms\":17.500,\"headers\":null,\"body\":"
+                              "null,\"body_file\":null}\n"));
     free(s);
 }
 
@@ -154,7 +157,8 @@ static void test_null_record(void **state)
            "\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,\"cert_expiry\":null,"
            "\"chain_expiry\":null,\"cert_days_left\":null,\"cert_subject\":null,"
            "\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,\"sha256\":null,"
-           "\"attempts_log\":[],\"start_ms\":null}\n");
+           "\"attempts_log\":[],\"start_ms\":null,\"headers\":null,\"body\":null,\"body_file\":"
+           "null}\n");
     free(s);
 
     /* An expired certificate has a negative day count; NaN and absurd durations are
@@ -195,7 +199,8 @@ static void test_hostile_bytes(void **state)
            "\"tls_version\":null,\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,"
            "\"cert_expiry\":null,\"chain_expiry\":null,\"cert_days_left\":null,"
            "\"cert_subject\":null,\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,"
-           "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null}\n");
+           "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null,\"headers\":null,\"body\":null,"
+           "\"body_file\":null}\n");
     free(s);
 }
 
@@ -316,7 +321,7 @@ static void write_records(char *path, char (*strs)[RANDOM_MAX_LEN + 1], size_t n
         r.url = strs[i];
         r.message = strs[n - 1 - i];
         r.error = SALVO_E_PROTOCOL;
-        assert_int_equal(output_json_record(fp, &r, 0), 0);
+        assert_int_equal(output_json_record(fp, &r, NULL), 0);
     }
     assert_int_equal(fclose(fp), 0);
 }
@@ -354,11 +359,11 @@ static void test_jq_random_bytes(void **state)
     for (size_t i = 0; i < RANDOM_STRINGS; i++)
         random_bytes(&x, strs[i]);
     write_records(path, strs, RANDOM_STRINGS);
-    /* Every line parses, in order, with every field present (32 keys). */
+    /* Every line parses, in order, with every field present (35 keys). */
     out = run_jq("\"\\(.index) \\(keys | length) \\(.message | type)\\n\"", path, &len);
     unlink(path);
     for (size_t i = 0; i < RANDOM_STRINGS; i++) {
-        int w = snprintf(want, sizeof(want), "%zu 32 string\n", i);
+        int w = snprintf(want, sizeof(want), "%zu 35 string\n", i);
         if (o + (size_t)w > len || memcmp(out + o, want, (size_t)w) != 0)
             fail_msg("record %zu: jq said %.40s", i, out + o);
         o += (size_t)w;
@@ -401,7 +406,7 @@ static void test_write_error(void **state)
     assert_non_null(fp);
     setvbuf(fp, NULL, _IONBF, 0); /* unbuffered: the error shows at once */
     r.url = "http://h/";
-    assert_int_equal(output_json_record(fp, &r, 0), -1);
+    assert_int_equal(output_json_record(fp, &r, NULL), -1);
     fclose(fp);
 }
 
@@ -428,7 +433,8 @@ static void test_err_names(void **state)
                                            "redirect_limit",
                                            "bad_redirect",
                                            "resource",
-                                           "cancelled"};
+                                           "cancelled",
+                                           "aborted"};
     static const char *const retryable[] = {
         "dns_timeout", "connect_refused", "connect_timeout", "connect_error", "tls_timeout",
         "timeout",     "reset",           "empty_reply",     "partial",       "resource"};
