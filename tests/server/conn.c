@@ -99,6 +99,8 @@ int obuf_reserve(struct obuf *b, size_t more)
 
 int obuf_append(struct obuf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* nothing to copy, and b->data may still be NULL */
     if (obuf_reserve(b, n) < 0)
         return -ENOMEM;
     memcpy(b->data + b->len, p, n);
