@@ -46,6 +46,11 @@ static const char usage_text[] =
     "      --max-idle N           idle pooled connections in all (256)\n"
     "  -L, --location             follow redirects\n"
     "      --max-redirs N         at most N redirects (10)\n"
+    "      --expect-status LIST   statuses that pass, e.g. 200,301-308 (100-399)\n"
+    "      --expect-body REGEX    the body's first 1 MiB must match (POSIX ERE)\n"
+    "      --expect-header 'Name: REGEX'  a header that must match, repeatable\n"
+    "      --max-latency SEC      a slower total fails the latency check\n"
+    "      --min-cert-days N      fewer days before a certificate expires fails\n"
     "      --attempt-log          add attempts_log to each record\n"
     "      --headers              add the response's header fields to each record\n"
     "      --body N               add the first N bytes of the body (as text)\n"
@@ -83,6 +88,11 @@ enum {
     OPT_HEADERS,
     OPT_BODY,
     OPT_OUTPUT_DIR,
+    OPT_EXPECT_STATUS,
+    OPT_EXPECT_BODY,
+    OPT_EXPECT_HEADER,
+    OPT_MAX_LATENCY,
+    OPT_MIN_CERT_DAYS,
     OPT_DEBUG_LOOP,
 };
 
@@ -120,6 +130,11 @@ static const struct option long_opts[] = {
     {"headers", no_argument, NULL, OPT_HEADERS},
     {"body", required_argument, NULL, OPT_BODY},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+    {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
+    {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
+    {"expect-header", required_argument, NULL, OPT_EXPECT_HEADER},
+    {"max-latency", required_argument, NULL, OPT_MAX_LATENCY},
+    {"min-cert-days", required_argument, NULL, OPT_MIN_CERT_DAYS},
     {"debug-loop", required_argument, NULL, OPT_DEBUG_LOOP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -283,6 +298,7 @@ static int check_method(const char *m)
 static int apply(struct cli *c, int opt, const char *arg)
 {
     salvo_config_t *g = &c->cfg;
+    char why[192];
     switch (opt) {
     case 'c':
         return parse_int("-c", arg, 1, 1000000, &g->concurrency);
@@ -376,6 +392,32 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_OUTPUT_DIR:
         c->output_dir = arg;
         return 0;
+    case OPT_EXPECT_STATUS:
+        return checks_set_status(&c->checks, arg, why, sizeof why) < 0
+                   ? bad("--expect-status", arg, why)
+                   : 0;
+    case OPT_EXPECT_BODY:
+        return checks_set_body(&c->checks, arg, why, sizeof why) < 0
+                   ? bad("--expect-body", arg, why)
+                   : 0;
+    case OPT_EXPECT_HEADER:
+        return checks_add_header(&c->checks, arg, why, sizeof why) < 0
+                   ? bad("--expect-header", arg, why)
+                   : 0;
+    case OPT_MAX_LATENCY: {
+        double secs;
+        if (parse_secs("--max-latency", arg, 1, &secs) < 0)
+            return -1;
+        c->checks.max_latency_ms = secs * 1000.0;
+        return 0;
+    }
+    case OPT_MIN_CERT_DAYS: {
+        int days;
+        if (parse_int("--min-cert-days", arg, 0, 100000, &days) < 0)
+            return -1;
+        c->checks.min_cert_days = days;
+        return 0;
+    }
     case OPT_DEBUG_LOOP:
         return parse_ms("--debug-loop", arg, &g->debug_loop_ms);
     case 'h':
@@ -394,6 +436,7 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
 {
     memset(c, 0, sizeof *c);
     salvo_config_init(&c->cfg);
+    checks_init(&c->checks);
     opterr = 0; /* our own one-line messages */
     int opt;
     while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:kLhV", long_opts, NULL)) != -1) {
@@ -426,4 +469,5 @@ void cli_free(struct cli *c)
     free(c->headers);
     free(c->resolve);
     free(c->body);
+    checks_free(&c->checks);
 }

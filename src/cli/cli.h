@@ -10,6 +10,8 @@
 
 #include <salvo.h>
 
+#include "checks.h"
+
 struct cli {
     salvo_config_t cfg;      /* engine settings */
     salvo_request_t req;     /* method, headers, body for every URL */
@@ -20,6 +22,7 @@ struct cli {
     int show_headers;        /* --headers */
     uint64_t body_max;       /* --body N, 0 when not given */
     const char *output_dir;  /* --output-dir DIR, NULL when not given */
+    struct checks checks;    /* --expect-*, --max-latency, --min-cert-days */
     char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

@@ -50,7 +50,7 @@ struct keep *keep_new(const struct keep_config *cfg, void *owner, uint64_t index
     k->owner = owner;
     k->index = index;
     k->fd = -1;
-    if (cfg->body_max > 0 && (k->body = malloc(cfg->body_max + 1)) == NULL) {
+    if (cfg->capture_max > 0 && (k->body = malloc(cfg->capture_max + 1)) == NULL) {
         free(k);
         return NULL;
     }
@@ -94,8 +94,8 @@ int keep_on_body(uint64_t index, const void *data, size_t len, void *user)
 {
     (void)index;
     struct keep *k = user;
-    if (k->body != NULL && k->body_len < k->cfg->body_max) {
-        size_t n = k->cfg->body_max - k->body_len;
+    if (k->body != NULL && k->body_len < k->cfg->capture_max) {
+        size_t n = k->cfg->capture_max - k->body_len;
         n = n < len ? n : len;
         memcpy(k->body + k->body_len, data, n);
         k->body_len += n;

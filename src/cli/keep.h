@@ -19,6 +19,7 @@
 
 struct keep_config {
     size_t body_max;        /* --body N: bytes kept for the record; 0: none */
+    size_t capture_max;     /* bytes kept in all (the body check may want more) */
     const char *output_dir; /* --output-dir: NULL for none */
 };
 
@@ -26,7 +27,7 @@ struct keep {
     const struct keep_config *cfg;
     void *owner; /* the command's run, for the completion callback */
     uint64_t index;
-    char *body; /* body_max + 1 bytes, NUL after the kept ones */
+    char *body; /* capture_max + 1 bytes, NUL after the kept ones */
     size_t body_len;
     int fd;          /* the .part file while writing, -1 otherwise */
     int write_errno; /* why writing the file failed, 0 while it has not */

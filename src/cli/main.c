@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -41,9 +42,15 @@ static void on_signal(int sig)
         salvo_cancel(signal_engine);
 }
 
-/* Writes one record. */
-static void write_record(struct run *run, const salvo_result_t *r, const struct output_extra *x)
+/* Writes one record, after the checks: ok is true only with no error and no failed
+ * check. body is what was kept of the body (for the body check), NULL when nothing. */
+static void write_record(struct run *run, const salvo_result_t *in, struct output_extra *x,
+                         const char *body)
 {
+    salvo_result_t res = *in, *r = &res;
+    x->checks_failed = checks_run(&run->cli->checks, r, body, (int64_t)time(NULL));
+    x->checked = r->error == SALVO_E_OK;
+    r->ok = r->error == SALVO_E_OK && x->checks_failed == 0;
     run->records++;
     if (!r->ok)
         run->not_ok++;
@@ -62,7 +69,7 @@ static void on_done(const salvo_result_t *r, void *user)
     struct run *run = user;
     struct output_extra x = {.attempt_log = run->cli->cfg.attempt_log,
                              .headers = run->cli->show_headers};
-    write_record(run, r, &x);
+    write_record(run, r, &x, NULL);
 }
 
 /* The completion of a request whose body was kept (--body, --output-dir). */
@@ -77,23 +84,34 @@ static void on_done_kept(const salvo_result_t *r, void *user)
         /* Saving failed (a full disk, say): the record says so, in the engine's words
          * for the class and the command's for the detail. */
         res.message = why;
-        res.ok = 0;
+        res.error = SALVO_E_RESOURCE;
     }
     struct output_extra x = {
         .attempt_log = run->cli->cfg.attempt_log,
         .headers = run->cli->show_headers,
-        .body = k->body,
-        .body_len = k->body_len,
         .body_file = k->saved ? k->path : NULL,
     };
-    write_record(run, &res, &x);
+    /* The record shows --body's first bytes; the body check saw all that was kept. */
+    size_t shown = k->body_len < run->keep.body_max ? k->body_len : run->keep.body_max;
+    char *shown_body = NULL;
+    if (run->keep.body_max > 0 && k->body != NULL && (shown_body = malloc(shown + 1)) != NULL) {
+        memcpy(shown_body, k->body, shown);
+        shown_body[shown] = '\0';
+        x.body = shown_body;
+        x.body_len = shown;
+    }
+    write_record(run, &res, &x, k->body);
+    free(shown_body);
     keep_free(k);
 }
 
 /* Queues one URL, with what the command keeps of its response. */
 static int submit(salvo_t *engine, struct run *run, const char *url, uint64_t index)
 {
-    salvo_request_ext_t ext = {.size = sizeof ext, .keep_headers = run->cli->show_headers};
+    salvo_request_ext_t ext = {
+        .size = sizeof ext,
+        .keep_headers = run->cli->show_headers || checks_want_headers(&run->cli->checks),
+    };
     if (!run->keeping)
         return salvo_submit_ext(engine, url, index, &run->cli->req, &ext, on_done, run);
     struct keep *k = keep_new(&run->keep, run, index);
@@ -299,8 +317,11 @@ int main(int argc, char **argv)
         goto out;
     }
     run.keep.body_max = (size_t)cli.body_max;
+    run.keep.capture_max = run.keep.body_max;
+    if (checks_want_body(&cli.checks) && run.keep.capture_max < CHECKS_BODY_MAX)
+        run.keep.capture_max = CHECKS_BODY_MAX;
     run.keep.output_dir = cli.output_dir;
-    run.keeping = cli.body_max > 0 || cli.output_dir != NULL;
+    run.keeping = run.keep.capture_max > 0 || cli.output_dir != NULL;
     if (cli.trace_path != NULL) {
         run.trace = strcmp(cli.trace_path, "-") == 0 ? stderr : fopen(cli.trace_path, "w");
         if (run.trace == NULL) {

@@ -229,6 +229,28 @@ static void put_json_bytes(struct rec *fp, const char *s, size_t n)
     rec_putc(fp, '"');
 }
 
+/* "checks_failed": the names of the failed checks in the contract's order, [] when all
+ * passed, null when no whole response was there to check. */
+static void put_checks(struct rec *fp, const struct output_extra *x)
+{
+    rec_write(fp, K("checks_failed"));
+    if (!x->checked) {
+        rec_puts(fp, "null");
+        return;
+    }
+    rec_putc(fp, '[');
+    int first = 1;
+    for (int k = 0; k < CHECK_COUNT; k++) {
+        if (!(x->checks_failed & (1u << k)))
+            continue;
+        if (!first)
+            rec_putc(fp, ',');
+        first = 0;
+        put_json_string(fp, checks_name((enum check)k));
+    }
+    rec_putc(fp, ']');
+}
+
 /* A header name, lower-cased (names are ASCII tokens; anything else is escaped). */
 static void put_lower_name(struct rec *fp, const char *name)
 {
@@ -420,6 +442,7 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
     else
         rec_puts(fp, "null");
     put_str(fp, K("body_file"), x->body_file);
+    put_checks(fp, x);
     rec_puts(fp, "}\n");
     rec_flush(fp);
     return ferror(out) ? -1 : 0;

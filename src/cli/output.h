@@ -11,14 +11,18 @@
 
 #include "salvo.h"
 
+#include "checks.h"
+
 /* What a record holds besides the result: the flags that fill fields, and what the
  * command kept of the response. */
 struct output_extra {
-    int attempt_log;       /* emit attempts_log as an array (else null) */
-    int headers;           /* emit headers from the result (else null) */
-    const char *body;      /* --body: the first bytes, NUL after them; NULL: null */
-    size_t body_len;       /* their count */
-    const char *body_file; /* --output-dir: the saved file, NULL: null */
+    int attempt_log;        /* emit attempts_log as an array (else null) */
+    int headers;            /* emit headers from the result (else null) */
+    const char *body;       /* --body: the first bytes, NUL after them; NULL: null */
+    size_t body_len;        /* their count */
+    const char *body_file;  /* --output-dir: the saved file, NULL: null */
+    unsigned checks_failed; /* bits (1 << enum check) of the failed checks */
+    int checked;            /* the checks ran (a whole response): else checks_failed null */
 };
 
 /* Writes one JSON Lines record (with its trailing '\n') for r to fp, without flushing.

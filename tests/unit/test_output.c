@@ -126,14 +126,14 @@ static void test_full_record(void **state)
            "{\"error\":null,\"status\":200,\"dns_ms\":0.000,\"connect_ms\":1.250,"
            "\"tls_ms\":12.346,\"ttfb_ms\":3.000,\"remote_ip\":\"127.0.0.2\","
            "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500,\"headers\":null,\"body\":"
-           "null,\"body_file\":null}\n");
+           "null,\"body_file\":null,\"checks_failed\":null}\n");
     free(s);
 
     /* Without --attempt-log the field is there, and null. */
     s = render(&r, 0);
     assert_non_null(strstr(s, ",\"sha256\":\"e3b0"));
     assert_non_null(strstr(s, "\"attempts_log\":null,\"start_ms\":17.500,\"headers\":null,\"body\":"
-                              "null,\"body_file\":null}\n"));
+                              "null,\"body_file\":null,\"checks_failed\":null}\n"));
     free(s);
 }
 
@@ -158,7 +158,7 @@ static void test_null_record(void **state)
            "\"chain_expiry\":null,\"cert_days_left\":null,\"cert_subject\":null,"
            "\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,\"sha256\":null,"
            "\"attempts_log\":[],\"start_ms\":null,\"headers\":null,\"body\":null,\"body_file\":"
-           "null}\n");
+           "null,\"checks_failed\":null}\n");
     free(s);
 
     /* An expired certificate has a negative day count; NaN and absurd durations are
@@ -200,7 +200,7 @@ static void test_hostile_bytes(void **state)
            "\"cert_expiry\":null,\"chain_expiry\":null,\"cert_days_left\":null,"
            "\"cert_subject\":null,\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,"
            "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null,\"headers\":null,\"body\":null,"
-           "\"body_file\":null}\n");
+           "\"body_file\":null,\"checks_failed\":null}\n");
     free(s);
 }
 
@@ -359,11 +359,11 @@ static void test_jq_random_bytes(void **state)
     for (size_t i = 0; i < RANDOM_STRINGS; i++)
         random_bytes(&x, strs[i]);
     write_records(path, strs, RANDOM_STRINGS);
-    /* Every line parses, in order, with every field present (35 keys). */
+    /* Every line parses, in order, with every field present (36 keys). */
     out = run_jq("\"\\(.index) \\(keys | length) \\(.message | type)\\n\"", path, &len);
     unlink(path);
     for (size_t i = 0; i < RANDOM_STRINGS; i++) {
-        int w = snprintf(want, sizeof(want), "%zu 35 string\n", i);
+        int w = snprintf(want, sizeof(want), "%zu 36 string\n", i);
         if (o + (size_t)w > len || memcmp(out + o, want, (size_t)w) != 0)
             fail_msg("record %zu: jq said %.40s", i, out + o);
         o += (size_t)w;
