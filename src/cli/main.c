@@ -16,6 +16,7 @@
 #include "input.h"
 #include "keep.h"
 #include "output.h"
+#include "report.h"
 
 /* The run's state, reached from the engine's callbacks through their user pointer. */
 struct run {
@@ -27,6 +28,7 @@ struct run {
     uint64_t not_ok;         /* records whose ok is false */
     int write_failed;        /* the output stream failed: stop the run */
     FILE *trace;             /* --trace: the state changes, NULL when not asked for */
+    struct report *report;   /* records, in their format, and what ends the run */
     struct keep_config keep; /* --body, --output-dir */
     int keeping;             /* either is on: each request has a struct keep */
     salvo_t *engine;
@@ -56,8 +58,7 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
         run->not_ok++;
     if (run->write_failed)
         return;
-    /* Flushed per record: a user tailing the output sees each result as it happens. */
-    if (output_json_record(run->out, r, x) < 0 || fflush(run->out) != 0) {
+    if (report_record(run->report, r, x) < 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
         salvo_cancel(run->engine);
@@ -269,6 +270,10 @@ static int run_engine(struct run *run, FILE *in_fp)
     signal_engine = run->engine;
     int rc = salvo_run(run->engine);
     signal_engine = NULL;
+    if (!run->write_failed && report_close(run->report, got_signal != 0) < 0) {
+        fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
+        run->write_failed = 1;
+    }
     if (run->cli->stats)
         print_stats(run->engine);
     salvo_free(run->engine);
@@ -330,6 +335,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    char why[256];
+    if (report_open(&run.report, &cli, run.out, run.out_name, why, sizeof why) < 0) {
+        fprintf(stderr, "salvo: %s\n", why);
+        input_free(&run.in);
+        goto out;
+    }
     install_signals();
     int saved_flags = make_nonblocking(in_fp);
     status = run_engine(&run, in_fp);
@@ -344,6 +355,7 @@ int main(int argc, char **argv)
         status = 1;
     }
     input_free(&run.in);
+    report_free(run.report);
 out:
     if (in_fp != NULL && in_fp != stdin)
         fclose(in_fp);
