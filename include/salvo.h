@@ -80,6 +80,7 @@ typedef enum salvo_err {
     SALVO_E_RESOURCE,           /* a local limit: fds, memory, ephemeral ports */
     SALVO_E_CANCELLED,          /* the run was interrupted before the request finished */
     SALVO_E_ABORTED,            /* the caller stopped the transfer from a response callback */
+    SALVO_E_BAD_INPUT,          /* an input line that does not describe a request (the CLI) */
     SALVO_E_COUNT               /* number of classes; not a class */
 } salvo_err_t;
 

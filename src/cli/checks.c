@@ -78,6 +78,7 @@ int checks_set_status(struct checks *c, const char *list, char *why, size_t whyl
         return -1;
     }
     c->nstatus = n;
+    c->has_status = 1;
     return 0;
 }
 
@@ -188,20 +189,32 @@ static int cert_ok(const struct checks *c, const salvo_result_t *r, int64_t now)
     return days >= c->min_cert_days;
 }
 
-unsigned checks_run(const struct checks *c, const salvo_result_t *r, const char *body, int64_t now)
+unsigned checks_run_over(const struct checks *c, const struct checks *over, const salvo_result_t *r,
+                         const char *body, int64_t now)
 {
     unsigned failed = 0;
     if (r->error != SALVO_E_OK)
         return 0;
-    if (!status_ok(c, r->status))
+    /* Each check from the line when it sets it, else from the flags. */
+    const struct checks *st = over && over->has_status ? over : c;
+    const struct checks *hd = over && over->nheader > 0 ? over : c;
+    const struct checks *bd = over && over->has_body ? over : c;
+    const struct checks *lt = over && over->max_latency_ms >= 0 ? over : c;
+    const struct checks *ct = over && over->min_cert_days >= 0 ? over : c;
+    if (!status_ok(st, r->status))
         failed |= 1u << CHECK_STATUS;
-    if (c->nheader > 0 && !headers_ok(c, r))
+    if (hd->nheader > 0 && !headers_ok(hd, r))
         failed |= 1u << CHECK_HEADER;
-    if (c->has_body && regexec(&c->body, body ? body : "", 0, NULL, 0) != 0)
+    if (bd->has_body && regexec(&bd->body, body ? body : "", 0, NULL, 0) != 0)
         failed |= 1u << CHECK_BODY;
-    if (c->max_latency_ms >= 0 && r->total_ms > c->max_latency_ms)
+    if (lt->max_latency_ms >= 0 && r->total_ms > lt->max_latency_ms)
         failed |= 1u << CHECK_LATENCY;
-    if (c->min_cert_days >= 0 && !cert_ok(c, r, now))
+    if (ct->min_cert_days >= 0 && !cert_ok(ct, r, now))
         failed |= 1u << CHECK_CERT;
     return failed;
+}
+
+unsigned checks_run(const struct checks *c, const salvo_result_t *r, const char *body, int64_t now)
+{
+    return checks_run_over(c, NULL, r, body, now);
 }

@@ -42,6 +42,7 @@ struct header_check {
 struct checks {
     struct status_range status[CHECKS_STATUS_MAX]; /* ranges that pass */
     size_t nstatus;
+    int has_status; /* set explicitly (an input line's own overrides the flags') */
     struct header_check header[CHECKS_HEADER_MAX];
     size_t nheader;
     regex_t body; /* --expect-body */
@@ -67,6 +68,11 @@ int checks_want_body(const struct checks *c);
  * (NUL after them), NULL when none were; now is the current time, for certificates. A
  * result with an error fails none: it has no whole response to check. */
 unsigned checks_run(const struct checks *c, const salvo_result_t *r, const char *body, int64_t now);
+
+/* The same with an input line's own checks (over, may be NULL) taking the place of the
+ * flags' (c) for every check the line sets. */
+unsigned checks_run_over(const struct checks *c, const struct checks *over, const salvo_result_t *r,
+                         const char *body, int64_t now);
 
 /* The stable name of a check ("status", "header", ...). */
 const char *checks_name(enum check k);

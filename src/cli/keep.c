@@ -144,5 +144,10 @@ void keep_free(struct keep *k)
     if (k->fd >= 0)
         close(k->fd);
     free(k->body);
+    free(k->name);
+    if (k->checks != NULL) {
+        checks_free(k->checks);
+        free(k->checks);
+    }
     free(k);
 }

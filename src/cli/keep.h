@@ -17,6 +17,8 @@
 
 #include <salvo.h>
 
+#include "checks.h"
+
 struct keep_config {
     size_t body_max;        /* --body N: bytes kept for the record; 0: none */
     size_t capture_max;     /* bytes kept in all (the body check may want more) */
@@ -29,10 +31,12 @@ struct keep {
     uint64_t index;
     char *body; /* capture_max + 1 bytes, NUL after the kept ones */
     size_t body_len;
-    int fd;          /* the .part file while writing, -1 otherwise */
-    int write_errno; /* why writing the file failed, 0 while it has not */
-    char path[4096]; /* DIR/<index>.body (and .part while writing) */
-    int saved;       /* the file was renamed into place */
+    int fd;                /* the .part file while writing, -1 otherwise */
+    int write_errno;       /* why writing the file failed, 0 while it has not */
+    char path[4096];       /* DIR/<index>.body (and .part while writing) */
+    int saved;             /* the file was renamed into place */
+    char *name;            /* a JSON input line's name (owned), NULL when none */
+    struct checks *checks; /* its own checks (owned), NULL when none */
 };
 
 /* Creates DIR if needed and checks that files can be made in it. Returns 0, or -1 with

@@ -17,6 +17,7 @@
 #include "keep.h"
 #include "output.h"
 #include "report.h"
+#include "target.h"
 
 /* The run's state, reached from the engine's callbacks through their user pointer. */
 struct run {
@@ -24,13 +25,14 @@ struct run {
     struct input in;
     FILE *out;
     const char *out_name;
-    uint64_t records;        /* records written */
-    uint64_t not_ok;         /* records whose ok is false */
-    int write_failed;        /* the output stream failed: stop the run */
-    FILE *trace;             /* --trace: the state changes, NULL when not asked for */
-    struct report *report;   /* records, in their format, and what ends the run */
-    struct keep_config keep; /* --body, --output-dir */
-    int keeping;             /* either is on: each request has a struct keep */
+    uint64_t records;                /* records written */
+    uint64_t not_ok;                 /* records whose ok is false */
+    int write_failed;                /* the output stream failed: stop the run */
+    FILE *trace;                     /* --trace: the state changes, NULL when not asked for */
+    struct report *report;           /* records, in their format, and what ends the run */
+    struct keep_config keep;         /* --body, --output-dir */
+    struct keep_config keep_checked; /* the same, and the body a line's check looks at */
+    int keeping;                     /* either is on: each request has a struct keep */
     salvo_t *engine;
 };
 
@@ -47,10 +49,10 @@ static void on_signal(int sig)
 /* Writes one record, after the checks: ok is true only with no error and no failed
  * check. body is what was kept of the body (for the body check), NULL when nothing. */
 static void write_record(struct run *run, const salvo_result_t *in, struct output_extra *x,
-                         const char *body)
+                         const char *body, const struct checks *own)
 {
     salvo_result_t res = *in, *r = &res;
-    x->checks_failed = checks_run(&run->cli->checks, r, body, (int64_t)time(NULL));
+    x->checks_failed = checks_run_over(&run->cli->checks, own, r, body, (int64_t)time(NULL));
     x->checked = r->error == SALVO_E_OK;
     r->ok = r->error == SALVO_E_OK && x->checks_failed == 0;
     run->records++;
@@ -70,7 +72,7 @@ static void on_done(const salvo_result_t *r, void *user)
     struct run *run = user;
     struct output_extra x = {.attempt_log = run->cli->cfg.attempt_log,
                              .headers = run->cli->show_headers};
-    write_record(run, r, &x, NULL);
+    write_record(run, r, &x, NULL, NULL);
 }
 
 /* The completion of a request whose body was kept (--body, --output-dir). */
@@ -91,6 +93,7 @@ static void on_done_kept(const salvo_result_t *r, void *user)
         .attempt_log = run->cli->cfg.attempt_log,
         .headers = run->cli->show_headers,
         .body_file = k->saved ? k->path : NULL,
+        .name = k->name,
     };
     /* The record shows --body's first bytes; the body check saw all that was kept. */
     size_t shown = k->body_len < run->keep.body_max ? k->body_len : run->keep.body_max;
@@ -101,31 +104,87 @@ static void on_done_kept(const salvo_result_t *r, void *user)
         x.body = shown_body;
         x.body_len = shown;
     }
-    write_record(run, &res, &x, k->body);
+    write_record(run, &res, &x, k->body, k->checks);
     free(shown_body);
     keep_free(k);
 }
 
 /* Queues one URL, with what the command keeps of its response. */
-static int submit(salvo_t *engine, struct run *run, const char *url, uint64_t index)
+/* The record of an input line that describes no request: bad_input, with the line
+ * itself (cut to 1 KiB) as its url. */
+static void bad_input(struct run *run, const char *line, uint64_t index, const char *why)
 {
+    char shown[1025];
+    snprintf(shown, sizeof shown, "%s", line);
+    salvo_result_t r = {
+        .index = index,
+        .url = shown,
+        .error = SALVO_E_BAD_INPUT,
+        .message = why,
+        .queue_ms = -1,
+        .dns_ms = -1,
+        .connect_ms = -1,
+        .tls_ms = -1,
+        .ttfb_ms = -1,
+        .transfer_ms = -1,
+        .total_ms = -1,
+        .start_ms = -1,
+        .reused = -1,
+        .tls_resumed = -1,
+    };
+    struct output_extra x = {.attempt_log = run->cli->cfg.attempt_log};
+    write_record(run, &r, &x, NULL, NULL);
+}
+
+/* Queues one request: url with the command's options, or a JSON line's own (t). */
+static int submit_one(salvo_t *engine, struct run *run, const char *url, uint64_t index,
+                      struct target *t)
+{
+    const salvo_request_t *req = t ? &t->req : &run->cli->req;
+    const struct checks *own = t ? t->checks : NULL;
     salvo_request_ext_t ext = {
         .size = sizeof ext,
-        .keep_headers = run->cli->show_headers || checks_want_headers(&run->cli->checks),
+        .keep_headers = run->cli->show_headers || checks_want_headers(&run->cli->checks) ||
+                        (own && checks_want_headers(own)),
     };
-    if (!run->keeping)
-        return salvo_submit_ext(engine, url, index, &run->cli->req, &ext, on_done, run);
-    struct keep *k = keep_new(&run->keep, run, index);
+    int want_body = own && checks_want_body(own);
+    if (!run->keeping && !want_body && t == NULL)
+        return salvo_submit_ext(engine, url, index, req, &ext, on_done, run);
+    struct keep_config *cfg = want_body ? &run->keep_checked : &run->keep;
+    struct keep *k = keep_new(cfg, run, index);
     if (k == NULL)
         return -1;
+    if (t != NULL) {
+        k->name = t->name; /* the keep takes them */
+        k->checks = t->checks;
+        t->name = NULL;
+        t->checks = NULL;
+    }
     ext.on_headers = keep_on_headers;
     ext.on_body = keep_on_body;
     ext.user = k;
-    if (salvo_submit_ext(engine, url, index, &run->cli->req, &ext, on_done_kept, k) < 0) {
+    if (salvo_submit_ext(engine, url, index, req, &ext, on_done_kept, k) < 0) {
         keep_free(k);
         return -1;
     }
     return 0;
+}
+
+/* Queues the request an input line describes; a JSON line that describes none gets its
+ * bad_input record and the run goes on. */
+static int submit(salvo_t *engine, struct run *run, const char *line, uint64_t index)
+{
+    if (line[0] != '{')
+        return submit_one(engine, run, line, index, NULL);
+    struct target t;
+    char why[256];
+    int rc = 0;
+    if (target_parse(&t, line, run->cli, why, sizeof why) < 0)
+        bad_input(run, line, index, why);
+    else
+        rc = submit_one(engine, run, t.url, index, &t);
+    target_free(&t);
+    return rc;
 }
 
 /* The engine's feed: submits up to `room` URLs read from the input. */
@@ -327,6 +386,9 @@ int main(int argc, char **argv)
         run.keep.capture_max = CHECKS_BODY_MAX;
     run.keep.output_dir = cli.output_dir;
     run.keeping = run.keep.capture_max > 0 || cli.output_dir != NULL;
+    run.keep_checked = run.keep;
+    if (run.keep_checked.capture_max < CHECKS_BODY_MAX)
+        run.keep_checked.capture_max = CHECKS_BODY_MAX;
     if (cli.trace_path != NULL) {
         run.trace = strcmp(cli.trace_path, "-") == 0 ? stderr : fopen(cli.trace_path, "w");
         if (run.trace == NULL) {

@@ -435,6 +435,7 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
     put_str(fp, K("sha256"), r->sha256);
     put_attempts_log(fp, r, x->attempt_log);
     put_ms(fp, K("start_ms"), r->start_ms);
+    put_str(fp, K("name"), x->name);
     put_headers(fp, r, x->headers);
     rec_write(fp, K("body"));
     if (x->body != NULL)

@@ -21,6 +21,7 @@ struct output_extra {
     const char *body;       /* --body: the first bytes, NUL after them; NULL: null */
     size_t body_len;        /* their count */
     const char *body_file;  /* --output-dir: the saved file, NULL: null */
+    const char *name;       /* a JSON input line's name, NULL: null */
     unsigned checks_failed; /* bits (1 << enum check) of the failed checks */
     int checked;            /* the checks ran (a whole response): else checks_failed null */
 };
