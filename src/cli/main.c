@@ -61,7 +61,9 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
     if (run->write_failed)
         return;
     if (report_record(run->report, r, x) < 0) {
-        fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
+        /* A reader that went away (salvo ... | head -1) wanted no more: end quietly. */
+        if (errno != EPIPE)
+            fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
         salvo_cancel(run->engine);
     }
@@ -330,7 +332,8 @@ static int run_engine(struct run *run, FILE *in_fp)
     int rc = salvo_run(run->engine);
     signal_engine = NULL;
     if (!run->write_failed && report_close(run->report, got_signal != 0) < 0) {
-        fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
+        if (errno != EPIPE)
+            fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
     }
     if (run->cli->stats)
