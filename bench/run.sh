@@ -2,7 +2,7 @@
 # bench/run.sh -- `make bench`: salvo against curl, the blocking baseline (salvo --blocking)
 # and the ideal, on a local farm of nginx sites (bench/farm.sh), in one run.
 #
-#   bench/run.sh                           the full run (under 10 minutes on 2 cores)
+#   bench/run.sh                           the full run (about 10 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh             a tiny run of every figure (under a minute)
 #   BENCH_RESULTS=DIR bench/run.sh         results to DIR instead of bench/results/
 #
@@ -19,7 +19,11 @@
 #   5  completion time per URL: the blocking staircase beside salvo's wall;
 #   6  many requests to one origin (bench/same_origin.sh, with the same BENCH_QUICK): one
 #      request body shared by every request, 503s on one path beside slow answers on
-#      others, a hostile mix over three origins, and slow URLs of one host against curl.
+#      others, a hostile mix over three origins, and slow URLs of one host against curl;
+#   7  saving bodies (bench/save_bodies.sh, with the same BENCH_QUICK): 200 bodies of 50 MiB
+#      at -c 200 with --output-dir against the same run dropping them (peak RSS) and
+#      against curl -o (client CPU per MiB saved). It writes 9.8 GiB a run beside the build
+#      directory (one run's files at a time), less when the disk has no room for that.
 # No tool resolves a name through the system resolver: every client gets the farm's
 # name-to-address map as --resolve pins, and the DNS row uses a dnsmasq on 127.0.0.1 that
 # knows only the farm. Every request goes to 127.0.0.0/8. Every command is bounded by
@@ -480,6 +484,22 @@ fig6() {
     } >"$T_DIR/fig6.md"
 }
 
+# ---- figure 7: saving bodies ----------------------------------------------------------
+
+fig7() {
+    local limit=1500
+    [ "$MODE" = quick ] && limit=60
+    echo "bench: figure 7 (bench/save_bodies.sh)" >&2
+    rm -f "$RES/save_bodies.md" "$RES/save_bodies.targets"
+    RES=$RES timeout -k 5 "$limit" bash bench/save_bodies.sh >"$T_DIR/save_bodies.out" \
+        2>"$T_DIR/save_bodies.err" || fail "bench/save_bodies.sh: $(tail -3 "$T_DIR/save_bodies.err")"
+    {
+        echo "## 7. Saving bodies to disk (bench/save_bodies.sh)"
+        echo
+        cat "$RES/save_bodies.md" 2>/dev/null || echo "(no save_bodies.md)"
+    } >"$T_DIR/fig7.md"
+}
+
 # ---- targets --------------------------------------------------------------------------
 
 # verdict COND: "yes" or "**no**".
@@ -502,6 +522,7 @@ targets_md() {
     echo "| less memory per connection than curl (at -c $F3_CMP) | salvo $F3_SPC KB, curl" \
         "$F3_CPC KB | $(verdict "$F3_SPC < $F3_CPC") |"
     cat "$RES/same_origin.targets" 2>/dev/null
+    cat "$RES/save_bodies.targets" 2>/dev/null
     echo
 }
 
@@ -520,6 +541,7 @@ fig4 >"$T_DIR/fig4.md"
 fig5
 fig5_md >"$T_DIR/fig5.md"
 fig6
+fig7
 plot1 && plot3 && plot5 || fail "gnuplot"
 for f in "$T_DIR"/f1.dat "$T_DIR"/f3.dat; do cp "$f" "$RES/fig$(basename "$f" | cut -c2).dat"; done
 reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
@@ -538,7 +560,7 @@ reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
     echo
     targets_md
     cat "$T_DIR"/fig1.md "$T_DIR"/fig2.md "$T_DIR"/fig3.md "$T_DIR"/fig4.md "$T_DIR"/fig5.md \
-        "$T_DIR"/fig6.md
+        "$T_DIR"/fig6.md "$T_DIR"/fig7.md
     [ "$FAILED" = 0 ] || printf '**Some correctness check FAILED: see the stderr of bench/run.sh.**\n'
 } >"$RES/README.md"
 farm_stop
