@@ -42,5 +42,5 @@ for png in fig1 fig3 fig5; do
 done
 check "figure 5's data has a point per URL for both clients" \
     test "$(wc -l <"$R/fig5-salvo.dat") $(wc -l <"$R/fig5-blocking.dat")" = "10 10"
-check_le "the quick run took under 60 s" "$(since "$start")" 60
+check_le "the quick run ends well within its bound (a hang guard, not a timing)" "$(since "$start")" 150
 finish
