@@ -37,6 +37,9 @@ static const char usage_text[] =
     "      --dns-servers ADDR[:PORT][,...]  resolvers to use\n"
     "      --hash                 add the sha256 of the body\n"
     "      --stats                print engine counters as JSON on stderr\n"
+    "      --format FORMAT        jsonl, csv, table or prom (table on a terminal)\n"
+    "  -s, --silent               no progress bar, and no summary unless --summary\n"
+    "      --summary              print the summary on stderr even when not a terminal\n"
     "  -k, --insecure             skip TLS certificate verification\n"
     "      --cacert FILE          trust an extra CA bundle\n"
     "      --per-host N           connections per origin (0: no cap beyond -c)\n"
@@ -94,6 +97,8 @@ enum {
     OPT_MAX_LATENCY,
     OPT_MIN_CERT_DAYS,
     OPT_DEBUG_LOOP,
+    OPT_FORMAT,
+    OPT_SUMMARY,
 };
 
 static const struct option long_opts[] = {
@@ -136,6 +141,9 @@ static const struct option long_opts[] = {
     {"max-latency", required_argument, NULL, OPT_MAX_LATENCY},
     {"min-cert-days", required_argument, NULL, OPT_MIN_CERT_DAYS},
     {"debug-loop", required_argument, NULL, OPT_DEBUG_LOOP},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"silent", no_argument, NULL, 's'},
+    {"summary", no_argument, NULL, OPT_SUMMARY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -219,6 +227,23 @@ static int parse_size(const char *flag, const char *s, uint64_t *out)
         return bad(flag, s, "too large");
     *out = (uint64_t)v << shift;
     return 0;
+}
+
+static int parse_format(const char *s, enum cli_format *out)
+{
+    static const char *const names[] = {
+        [CLI_FORMAT_JSONL] = "jsonl",
+        [CLI_FORMAT_CSV] = "csv",
+        [CLI_FORMAT_TABLE] = "table",
+        [CLI_FORMAT_PROM] = "prom",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i] != NULL && strcmp(s, names[i]) == 0) {
+            *out = (enum cli_format)i;
+            return 0;
+        }
+    }
+    return bad("--format", s, "must be jsonl, csv, table or prom");
 }
 
 static int read_body_file(struct cli *c, const char *path)
@@ -420,6 +445,14 @@ static int apply(struct cli *c, int opt, const char *arg)
     }
     case OPT_DEBUG_LOOP:
         return parse_ms("--debug-loop", arg, &g->debug_loop_ms);
+    case OPT_FORMAT:
+        return parse_format(arg, &c->format);
+    case 's':
+        c->silent = 1;
+        return 0;
+    case OPT_SUMMARY:
+        c->summary = 1;
+        return 0;
     case 'h':
         fputs(usage_text, stdout);
         return 1;
@@ -439,7 +472,7 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
     checks_init(&c->checks);
     opterr = 0; /* our own one-line messages */
     int opt;
-    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:kLhV", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:kLshV", long_opts, NULL)) != -1) {
         if (opt == ':') {
             fprintf(stderr, "salvo: option '%s' needs a value (see salvo --help)\n",
                     argv[optind - 1]);

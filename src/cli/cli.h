@@ -12,12 +12,25 @@
 
 #include "checks.h"
 
+/* --format: how records are written. AUTO becomes table when records go to a terminal
+ * (no -o and stdout a tty), else jsonl. */
+enum cli_format {
+    CLI_FORMAT_AUTO,
+    CLI_FORMAT_JSONL,
+    CLI_FORMAT_CSV,
+    CLI_FORMAT_TABLE,
+    CLI_FORMAT_PROM
+};
+
 struct cli {
     salvo_config_t cfg;      /* engine settings */
     salvo_request_t req;     /* method, headers, body for every URL */
     const char *input_path;  /* -i FILE, "-" for stdin, NULL when not given */
     const char *output_path; /* -o FILE, NULL for stdout */
     int stats;               /* --stats */
+    enum cli_format format;  /* --format */
+    int silent;              /* -s: no progress bar, no summary unless --summary */
+    int summary;             /* --summary: the summary on stderr, terminal or not */
     const char *trace_path;  /* --trace FILE, "-" for stderr, NULL when not given */
     int show_headers;        /* --headers */
     uint64_t body_max;       /* --body N, 0 when not given */
