@@ -47,7 +47,7 @@ EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 
 DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp curl time \
              python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
-             libnginx-mod-http-echo wrk valgrind strace prometheus tmux
+             libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc
 
 .PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz fuzz-run format \
         examples
@@ -190,20 +190,22 @@ format:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build-fuzz
 FUZZ_CC := clang
-FUZZ_TARGETS := response url decode chunked
+FUZZ_TARGETS := response url decode chunked json
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc \
+FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
 FUZZ_SRCS_response := src/http1.c src/chunked.c src/buf.c src/decode.c
 FUZZ_SRCS_url := src/url.c
 FUZZ_SRCS_decode := src/decode.c
 FUZZ_SRCS_chunked := src/chunked.c
+FUZZ_SRCS_json := src/cli/json.c
 FUZZ_OBJS_response := $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(FUZZ_B)/llhttp/%.o)
 
 $(FUZZ_B)/fuzz_response: $(FUZZ_SRCS_response) $(FUZZ_OBJS_response)
 $(FUZZ_B)/fuzz_url: $(FUZZ_SRCS_url)
 $(FUZZ_B)/fuzz_decode: $(FUZZ_SRCS_decode)
 $(FUZZ_B)/fuzz_chunked: $(FUZZ_SRCS_chunked)
+$(FUZZ_B)/fuzz_json: $(FUZZ_SRCS_json)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LLHTTP_DIR)/llhttp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_OBJS_$*) \

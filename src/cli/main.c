@@ -202,15 +202,21 @@ static int feed(salvo_t *engine, size_t room, void *user)
              * pipe is readable. Reading it blocking would stall every request. */
             if (salvo_feed_wait(engine, fileno(run->in.fp)) == 0)
                 return 0;
+            report_before_stderr(run->report);
             fprintf(stderr, "salvo: cannot watch the input for more lines\n");
             return 1;
         }
         if (url == NULL) {
-            if (run->in.error)
+            if (run->in.error) {
+                report_before_stderr(run->report);
                 fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
+            } else {
+                report_input_end(run->report, run->in.count); /* the bar knows the total */
+            }
             return 1;
         }
         if (submit(engine, run, url, index) < 0) {
+            report_before_stderr(run->report);
             fprintf(stderr, "salvo: cannot queue URL %llu: out of memory\n",
                     (unsigned long long)index);
             return 1;
@@ -225,6 +231,7 @@ static void on_trace(const salvo_transition_t *t, void *user)
 {
     struct run *run = user;
     if (run->trace != NULL && output_json_transition(run->trace, t) < 0) {
+        report_before_stderr(run->report);
         fprintf(stderr, "salvo: writing the trace: %s\n", strerror(errno));
         salvo_set_trace(run->engine, NULL, NULL);
     }
