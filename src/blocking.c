@@ -242,6 +242,7 @@ static salvo_err_t receive(struct req *r, struct conn *c, const struct deadlines
             size_t used;
             rc = http1_feed(&x->http, chunk, (size_t)n, &used);
             if (rc == HTTP1_HEAD) {
+                a->status = x->http.status;
                 int cls = req_response_head(r);
                 if (cls != 0)
                     return fail(a, (salvo_err_t)cls,

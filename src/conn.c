@@ -129,6 +129,14 @@ ssize_t conn_recv(struct conn *c, void *dst, size_t cap)
     return n;
 }
 
+size_t conn_pending_in(const struct conn *c)
+{
+    size_t n = 0;
+    for (const struct transport *t = c->top; t != NULL; t = t->lower)
+        n += t->ops->pending_in(t);
+    return n;
+}
+
 int conn_clean(const struct conn *c)
 {
     return !conn_eof(c) && transport_clean(c->top);

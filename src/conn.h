@@ -88,6 +88,10 @@ int conn_flush(struct conn *c);
  * CONN_AGAIN, CONN_ETLS or -errno (-ECONNRESET for a reset). */
 ssize_t conn_recv(struct conn *c, void *dst, size_t cap);
 
+/* Bytes some layer received and the reader has not had yet (TLS's buffers): the socket
+ * may be empty, so no readiness event will come for them. */
+size_t conn_pending_in(const struct conn *c);
+
 /* The peer closed its side. */
 static inline int conn_eof(const struct conn *c)
 {

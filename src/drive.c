@@ -22,6 +22,7 @@
 #define READS_PER_EVENT 16
 
 static void on_io(struct loop_io *w, unsigned events, void *data);
+static void on_more(struct loop_defer *d, void *data);
 static void on_slot(struct limiter_waiter *w, struct pool_conn *pc, void *data);
 static void start_send(struct req *r);
 static void do_receive(struct req *r);
@@ -102,8 +103,10 @@ static void attempt_cleanup(struct req *r, int keep_conn)
         x->dns_pending = 0;
     }
     pool_ip_cancel(r->eng->pool, &x->ipw);
-    if (x->timed)
+    if (x->timed) {
         race_stop(&x->race);
+        loop_defer_cancel(r->eng->loop, &x->more);
+    }
     release_conn(r, keep_conn);
 }
 
@@ -139,6 +142,8 @@ static int prepare(struct req *r)
     if (!x->timed) {
         loop_timer_init(&x->connect_timer, on_connect_timer, r);
         loop_timer_init(&x->attempt_timer, on_attempt_timer, r);
+        loop_defer_init(&x->more, on_more, r);
+        loop_defer_set_label(&x->more, "request", r->index);
         loop_timer_set_label(&x->connect_timer, "request", r->index);
         loop_timer_set_label(&x->attempt_timer, "request", r->index);
         race_init(&x->race, r->eng->pool, r->eng->loop, on_race, r, "request", r->index);
@@ -407,6 +412,7 @@ static int got_bytes(struct req *r, const char *p, size_t n)
         rc = http1_feed(&x->http, p, n, &used);
         if (rc == HTTP1_HEAD) {
             /* The caller's callbacks run here, between two calls into the parser. */
+            x->a.status = x->http.status;
             int cls = req_response_head(r);
             if (cls != 0) {
                 attempt_failed(r, (salvo_err_t)cls,
@@ -450,6 +456,18 @@ static void do_receive(struct req *r)
         if (got_bytes(r, chunk, (size_t)n) || n == 0)
             return;
     }
+    /* The bound is met. Bytes left in the socket will wake us again (level-triggered);
+     * bytes already inside TLS will not: read them on the next loop pass. */
+    if (conn_pending_in(req_conn(r)) > 0)
+        loop_defer(r->eng->loop, &r->run->more);
+}
+
+static void on_more(struct loop_defer *d, void *data)
+{
+    (void)d;
+    struct req *r = data;
+    if (r->state == REQ_SENDING || r->state == REQ_RECEIVING)
+        do_receive(r);
 }
 
 /* Readable or writable while sending: send what the socket takes; read what the server

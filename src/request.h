@@ -97,6 +97,7 @@ struct req_run {
     struct dns_waiter dnsw;          /* the DNS subscription */
     int dns_pending;                 /* dnsw is subscribed */
     struct race race;                /* the connect race (Happy Eyeballs) */
+    struct loop_defer more;          /* reads on when TLS holds bytes the socket does not */
     struct pool_conn *pc;            /* the connection, NULL before one is won */
     int reserved;                    /* holds room in its origin */
     int replayed;                    /* a stale pooled connection was replaced */
