@@ -16,7 +16,7 @@ int keep_check_dir(const char *dir)
     char path[4096];
     size_t n = strlen(dir);
     if (n == 0 || n >= sizeof path - 64) {
-        errno = ENAMETOOLONG;
+        errno = n == 0 ? ENOENT : ENAMETOOLONG;
         return -1;
     }
     /* mkdir -p: each parent in turn, then the directory itself. */
@@ -72,6 +72,7 @@ int keep_on_headers(const salvo_response_t *resp, void *user)
 {
     (void)resp;
     struct keep *k = user;
+    k->got_head = 1;
     /* A later call is a new attempt: what was kept so far belongs to a failed one. */
     k->body_len = 0;
     if (k->body != NULL)

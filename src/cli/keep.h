@@ -35,6 +35,7 @@ struct keep {
     int write_errno;       /* why writing the file failed, 0 while it has not */
     char path[4096];       /* DIR/<index>.body (and .part while writing) */
     int saved;             /* the file was renamed into place */
+    int got_head;          /* a response's head arrived (else there is no body to show) */
     char *name;            /* a JSON input line's name (owned), NULL when none */
     struct checks *checks; /* its own checks (owned), NULL when none */
 };

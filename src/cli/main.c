@@ -100,7 +100,8 @@ static void on_done_kept(const salvo_result_t *r, void *user)
     /* The record shows --body's first bytes; the body check saw all that was kept. */
     size_t shown = k->body_len < run->keep.body_max ? k->body_len : run->keep.body_max;
     char *shown_body = NULL;
-    if (run->keep.body_max > 0 && k->body != NULL && (shown_body = malloc(shown + 1)) != NULL) {
+    if (run->keep.body_max > 0 && k->body != NULL && k->got_head &&
+        (shown_body = malloc(shown + 1)) != NULL) {
         memcpy(shown_body, k->body, shown);
         shown_body[shown] = '\0';
         x.body = shown_body;
