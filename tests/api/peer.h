@@ -62,4 +62,35 @@ static inline void peer_stop(struct peer *p)
     }
 }
 
+/* The test server of a group of cases, started by its setup and stopped by its
+ * teardown, and the base URL it answers on. */
+static struct peer testd __attribute__((unused));
+static char base[64] __attribute__((unused));
+
+static inline int start_testd(void **state)
+{
+    (void)state;
+    if (peer_start(&testd, NULL) < 0)
+        return -1;
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd.port);
+    return 0;
+}
+
+static inline int stop_testd(void **state)
+{
+    (void)state;
+    peer_stop(&testd);
+    return 0;
+}
+
+/* base + path, in one of eight rotating buffers (a case may hold a few at once). */
+static inline const char *url(const char *path)
+{
+    static char buf[8][256];
+    static int next;
+    char *b = buf[next++ % 8];
+    snprintf(b, 256, "%s%s", base, path);
+    return b;
+}
+
 #endif

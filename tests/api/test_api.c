@@ -22,25 +22,6 @@
 
 #include "peer.h"
 
-static struct peer testd;
-static char base[64];
-
-static int start_testd(void **state)
-{
-    (void)state;
-    if (peer_start(&testd, NULL) < 0)
-        return -1;
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd.port);
-    return 0;
-}
-
-static int stop_testd(void **state)
-{
-    (void)state;
-    peer_stop(&testd);
-    return 0;
-}
-
 static int count_fds(void)
 {
     int n = 0;
@@ -52,15 +33,6 @@ static int count_fds(void)
     if (d != NULL)
         closedir(d);
     return n - 1; /* the DIR's own fd */
-}
-
-static const char *url(const char *path)
-{
-    static char buf[8][256];
-    static int next;
-    char *b = buf[next++ % 8];
-    snprintf(b, 256, "%s%s", base, path);
-    return b;
 }
 
 /* What the callbacks saw, libuv style: counters checked at the end. */

@@ -26,25 +26,6 @@
 
 #include "peer.h"
 
-static struct peer testd;
-static char base[64];
-
-static int start_testd(void **state)
-{
-    (void)state;
-    if (peer_start(&testd, NULL) < 0)
-        return -1;
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd.port);
-    return 0;
-}
-
-static int stop_testd(void **state)
-{
-    (void)state;
-    peer_stop(&testd);
-    return 0;
-}
-
 static const char *url_at(const char *b, const char *path)
 {
     static char buf[8][256];
@@ -52,11 +33,6 @@ static const char *url_at(const char *b, const char *path)
     char *u = buf[next++ % 8];
     snprintf(u, 256, "%s%s", b, path);
     return u;
-}
-
-static const char *url(const char *path)
-{
-    return url_at(base, path);
 }
 
 static double now_ms(void)

@@ -26,25 +26,6 @@
 
 #include "peer.h"
 
-static struct peer testd;
-static char base[64];
-
-static int start_testd(void **state)
-{
-    (void)state;
-    if (peer_start(&testd, NULL) < 0)
-        return -1;
-    snprintf(base, sizeof base, "http://127.0.0.1:%d", testd.port);
-    return 0;
-}
-
-static int stop_testd(void **state)
-{
-    (void)state;
-    peer_stop(&testd);
-    return 0;
-}
-
 static double now_ms(void)
 {
     struct timespec ts;
@@ -173,15 +154,6 @@ static void config(salvo_config_t *cfg)
     cfg->retry = 0;
     cfg->max_time = 5;
     cfg->connect_timeout = 5;
-}
-
-static const char *url(const char *path)
-{
-    static char buf[8][256];
-    static int next;
-    char *b = buf[next++ % 8];
-    snprintf(b, 256, "%s%s", base, path);
-    return b;
 }
 
 /* Runs e with tr marked as running; returns the run's wall time in ms. */
