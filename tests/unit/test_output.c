@@ -125,15 +125,17 @@ static void test_full_record(void **state)
            "\"remote_ip\":\"127.0.0.1\",\"reused\":false,\"backoff_ms\":1000.500},"
            "{\"error\":null,\"status\":200,\"dns_ms\":0.000,\"connect_ms\":1.250,"
            "\"tls_ms\":12.346,\"ttfb_ms\":3.000,\"remote_ip\":\"127.0.0.2\","
-           "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500,\"name\":null,\"headers\":null,\"body\":"
+           "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500,\"name\":null,\"headers\":"
+           "null,\"body\":"
            "null,\"body_file\":null,\"checks_failed\":null}\n");
     free(s);
 
     /* Without --attempt-log the field is there, and null. */
     s = render(&r, 0);
     assert_non_null(strstr(s, ",\"sha256\":\"e3b0"));
-    assert_non_null(strstr(s, "\"attempts_log\":null,\"start_ms\":17.500,\"name\":null,\"headers\":null,\"body\":"
-                              "null,\"body_file\":null,\"checks_failed\":null}\n"));
+    assert_non_null(strstr(
+        s, "\"attempts_log\":null,\"start_ms\":17.500,\"name\":null,\"headers\":null,\"body\":"
+           "null,\"body_file\":null,\"checks_failed\":null}\n"));
     free(s);
 }
 
@@ -157,7 +159,8 @@ static void test_null_record(void **state)
            "\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,\"cert_expiry\":null,"
            "\"chain_expiry\":null,\"cert_days_left\":null,\"cert_subject\":null,"
            "\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,\"sha256\":null,"
-           "\"attempts_log\":[],\"start_ms\":null,\"name\":null,\"headers\":null,\"body\":null,\"body_file\":"
+           "\"attempts_log\":[],\"start_ms\":null,\"name\":null,\"headers\":null,\"body\":null,"
+           "\"body_file\":"
            "null,\"checks_failed\":null}\n");
     free(s);
 
@@ -199,7 +202,8 @@ static void test_hostile_bytes(void **state)
            "\"tls_version\":null,\"tls_cipher\":null,\"alpn\":null,\"tls_resumed\":null,"
            "\"cert_expiry\":null,\"chain_expiry\":null,\"cert_days_left\":null,"
            "\"cert_subject\":null,\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,"
-           "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null,\"name\":null,\"headers\":null,\"body\":null,"
+           "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null,\"name\":null,\"headers\":null,"
+           "\"body\":null,"
            "\"body_file\":null,\"checks_failed\":null}\n");
     free(s);
 }
