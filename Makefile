@@ -194,7 +194,7 @@ FUZZ_TARGETS := response url decode chunked json
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
-FUZZ_SRCS_response := src/http1.c src/chunked.c src/buf.c src/decode.c
+FUZZ_SRCS_response := src/http1.c src/http1_body.c src/chunked.c src/buf.c src/decode.c
 FUZZ_SRCS_url := src/url.c
 FUZZ_SRCS_decode := src/decode.c
 FUZZ_SRCS_chunked := src/chunked.c

@@ -19,6 +19,8 @@
  */
 #include "http1.h"
 
+#include "http1_body.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,26 +34,6 @@ static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 int http1_redirect_status(int status)
 {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
-
-static int set_error(struct http1 *h, salvo_err_t err, const char *msg)
-{
-    h->err = err;
-    snprintf(h->msg, sizeof(h->msg), "%s", msg);
-    llhttp_set_error_reason(&h->parser, h->msg); /* outlives the callback */
-    return HPE_USER;
-}
-
-/* Counts raw head bytes (of any head of the response, and trailers) against the cap. */
-static int count_head(struct http1 *h, size_t n)
-{
-    if (n > HTTP1_MAX_HEADER_BYTES - h->header_bytes) {
-        h->header_bytes = HTTP1_MAX_HEADER_BYTES;
-        set_error(h, SALVO_E_TOO_LARGE, "response headers over 64 KiB");
-        return -1;
-    }
-    h->header_bytes += n;
-    return 0;
 }
 
 /* ---- llhttp callbacks: one head each ------------------------------------------------ */
@@ -91,7 +73,7 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 
     /* Names are bounded by the head's cap, which the field buffer matches. */
     if (buf_append(&h->field, at, len) < 0)
-        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
 
@@ -100,7 +82,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
     struct http1 *h = p->data;
 
     if ((wanted(h) != NULL || h->keep_fields) && buf_append(&h->value, at, len) < 0)
-        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
 
@@ -156,7 +138,7 @@ static int keep_field(struct http1 *h)
     if (buf_append(&h->fields, buf_head(&h->field), buf_size(&h->field)) < 0 ||
         buf_append(&h->fields, "", 1) < 0 || buf_append(&h->fields, v, n) < 0 ||
         buf_append(&h->fields, "", 1) < 0)
-        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
 
@@ -172,7 +154,7 @@ static int on_header_value_complete(llhttp_t *p)
         slot = NULL; /* an identical repeat adds nothing */
     }
     if (slot != NULL && store_value(h, slot) < 0)
-        return set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     buf_reset(&h->field);
     buf_reset(&h->value);
     return 0;
@@ -195,11 +177,11 @@ static int setup_decoders(struct http1 *h)
         int kind = decode_kind_parse(one);
         if (kind < 0) {
             snprintf(msg, sizeof msg, "unsupported content coding '%.40s'", one);
-            return set_error(h, SALVO_E_DECODE, msg);
+            return http1_fail(h, SALVO_E_DECODE, msg);
         }
         if (kind != DECODE_IDENTITY) {
             if (n == HTTP1_MAX_CODINGS)
-                return set_error(h, SALVO_E_DECODE, "more than 4 content codings");
+                return http1_fail(h, SALVO_E_DECODE, "more than 4 content codings");
             kinds[n++] = (enum decode_kind)kind;
         }
         s += len + (s[len] == ',');
@@ -207,7 +189,7 @@ static int setup_decoders(struct http1 *h)
     for (i = 0; i < n; i++) {
         h->dec[i] = decoder_new(kinds[n - 1 - i]);
         if (h->dec[i] == NULL)
-            return set_error(h, SALVO_E_RESOURCE, "out of memory for the body decoder");
+            return http1_fail(h, SALVO_E_RESOURCE, "out of memory for the body decoder");
         h->ndec = i + 1;
     }
     return 0;
@@ -237,9 +219,9 @@ static int on_headers_complete(llhttp_t *p)
     /* llhttp 8.1 takes one to three digits ("20", "000"): a status below 100 would read
      * as "no status" or a bogus success. RFC 9110 says three digits, 1xx to 5xx. */
     if (s < 100 || s > 999)
-        return set_error(h, SALVO_E_PROTOCOL, "invalid status code");
+        return http1_fail(h, SALVO_E_PROTOCOL, "invalid status code");
     if (s == 101) /* an upgrade salvo never asked for */
-        return set_error(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
+        return http1_fail(h, SALVO_E_PROTOCOL, "unexpected 101 Switching Protocols");
     /* Informational: RFC 9112 6.3 ends it at its empty line, whatever length it claims.
      * The final response's head follows. */
     if (s < 200)
@@ -314,7 +296,7 @@ static void new_head(struct http1 *h)
 static int norm_append(struct http1 *h, const char *p, size_t n)
 {
     if (buf_append(&h->norm, p, n) < 0) {
-        set_error(h, SALVO_E_RESOURCE, "out of memory for a response head");
+        http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response head");
         return -1;
     }
     return 0;
@@ -407,7 +389,7 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
             const char *lf = memchr(data + i, '\n', len - i);
             size_t end = lf ? (size_t)(lf - data) : len;
             size_t n = end - i;
-            if (count_head(h, n + (lf != NULL)) < 0)
+            if (http1_count_head(h, n + (lf != NULL)) < 0)
                 return -1;
             if (n > 0 && h->pending_cr && norm_append(h, "\r", 1) < 0)
                 return -1;
@@ -428,7 +410,7 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
         }
         const char *lf = memchr(data + i, '\n', len - i);
         size_t end = lf ? (size_t)(lf - data) : len;
-        if (count_head(h, end - i + (lf != NULL)) < 0)
+        if (http1_count_head(h, end - i + (lf != NULL)) < 0)
             return -1;
         /* A line that arrived whole is read where it lies; only one cut by the end of a
          * read is gathered in h->line. */
@@ -436,7 +418,7 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
         size_t n = end - i;
         if (lf == NULL || buf_size(&h->line) > 0) {
             if (buf_append(&h->line, data + i, end - i) < 0) {
-                set_error(h, SALVO_E_RESOURCE, "out of memory for a response header");
+                http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
                 return -1;
             }
             line = buf_head(&h->line);
@@ -476,140 +458,6 @@ static enum http1_rc parse_head(struct http1 *h, int ended)
     if (ended && err != HPE_PAUSED)
         return parse_error(h, HPE_INVALID_EOF_STATE);
     return ended ? HTTP1_DONE : HTTP1_AGAIN;
-}
-
-/* ---- the body reader ---------------------------------------------------------------- */
-
-/* Takes decoded body bytes: the cap, the count and the hash are about them, so that a
- * decompression bomb stops at --max-filesize (decode.h). Returns non-zero to stop. */
-static int body_sink(void *ctx, const char *data, size_t len)
-{
-    struct http1 *h = ctx;
-    char msg[64];
-
-    if (len > h->max_body - h->bytes) {
-        /* Count what fits: `bytes` then says exactly where the cap cut the body. */
-        len = (size_t)(h->max_body - h->bytes);
-        h->bytes += len;
-        snprintf(msg, sizeof(msg), "body over %llu bytes", (unsigned long long)h->max_body);
-        set_error(h, SALVO_E_TOO_LARGE, msg);
-        return 1;
-    }
-    h->bytes += len;
-    if (h->sha != NULL && EVP_DigestUpdate(h->sha, data, len) != 1) {
-        set_error(h, SALVO_E_RESOURCE, "sha256 update failed");
-        return 1;
-    }
-    if (h->body_fn != NULL && len > 0) {
-        /* The caller's code: outside llhttp (which only ever sees heads) and TLS. */
-        int cls = h->body_fn(h->body_ctx, data, len);
-        if (cls != 0) {
-            h->stopped = 1;
-            set_error(h, (salvo_err_t)cls, "the transfer was stopped by the body callback");
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* The decoders form a chain: decoder i's output is decoder i+1's input, the last one's
- * goes to body_sink. One stage per decoder; ctx points at its index in h->stage. */
-struct stage {
-    struct http1 *h;
-    int next; /* the decoder this stage's output goes to; ndec: body_sink */
-};
-
-static int stage_sink(void *ctx, const char *data, size_t len)
-{
-    const struct stage *st = ctx;
-    struct http1 *h = st->h;
-
-    if (st->next == h->ndec)
-        return body_sink(h, data, len);
-    struct stage down = {h, st->next + 1};
-    int rc = decoder_feed(h->dec[st->next], data, len, stage_sink, &down);
-    if (rc == DECODE_ERROR) {
-        set_error(h, SALVO_E_DECODE, decoder_message(h->dec[st->next]));
-        return 1;
-    }
-    return rc == DECODE_STOPPED;
-}
-
-/* Body bytes as they crossed the wire (chunk framing taken off). Returns non-zero to
- * stop: an error was recorded, or a discarded redirect body ran too long. */
-static int deliver(void *ctx, const char *data, size_t len)
-{
-    struct http1 *h = ctx;
-    struct stage first = {h, 0};
-
-    if (h->discard) {
-        h->discarded += len;
-        return h->discarded > HTTP1_REDIRECT_BODY_MAX;
-    }
-    h->wire_bytes += len;
-    return stage_sink(&first, data, len);
-}
-
-/* The body ended where its framing says. */
-static enum http1_rc finish_body(struct http1 *h)
-{
-    for (int i = 0; i < h->ndec; i++) {
-        /* Each decoder's stream must end; its last output has already gone down. */
-        if (decoder_finish(h->dec[i]) != 0) {
-            set_error(h, SALVO_E_DECODE, decoder_message(h->dec[i]));
-            h->keep_alive = 0;
-            return HTTP1_ERROR;
-        }
-    }
-    h->done = 1;
-    return HTTP1_DONE;
-}
-
-/* A redirect body longer than is worth reading: the redirect is followed now and the
- * connection given up, since the rest of the body is still on its way. */
-static enum http1_rc give_up_discard(struct http1 *h)
-{
-    h->keep_alive = 0;
-    h->done = 1;
-    return HTTP1_DONE;
-}
-
-/* Reads body bytes; *n is how many belonged to the body. */
-static enum http1_rc read_body(struct http1 *h, const char *data, size_t len, size_t *n)
-{
-    *n = 0;
-    switch (h->framing) {
-    case HTTP1_NO_BODY:
-        return finish_body(h);
-    case HTTP1_LENGTH: {
-        size_t take = len < h->body_left ? len : (size_t)h->body_left;
-        *n = take;
-        h->body_left -= take;
-        if (deliver(h, data, take) != 0)
-            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
-        return h->body_left == 0 ? finish_body(h) : HTTP1_AGAIN;
-    }
-    case HTTP1_CHUNKED: {
-        enum chunked_rc rc = chunked_feed(&h->chunked, data, len, n, deliver, h);
-        if (h->chunked.trailer_bytes > 0 && count_head(h, h->chunked.trailer_bytes) < 0)
-            return HTTP1_ERROR;
-        h->chunked.trailer_bytes = 0; /* counted */
-        if (rc == CHUNKED_ERROR) {
-            snprintf(h->msg, sizeof h->msg, "invalid chunked body: %s", h->chunked.err);
-            h->err = SALVO_E_PROTOCOL;
-            return HTTP1_ERROR;
-        }
-        if (rc == CHUNKED_STOP)
-            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
-        return rc == CHUNKED_DONE ? finish_body(h) : HTTP1_AGAIN;
-    }
-    case HTTP1_TO_EOF:
-    default:
-        *n = len;
-        if (deliver(h, data, len) != 0)
-            return h->err != SALVO_E_OK ? HTTP1_ERROR : give_up_discard(h);
-        return HTTP1_AGAIN;
-    }
 }
 
 /* ---- response API -------------------------------------------------------------------- */
@@ -742,12 +590,12 @@ enum http1_rc http1_feed(struct http1 *h, const char *data, size_t len, size_t *
         }
         /* A redirect body with no end but the close is not waited for. */
         if (h->discard && h->framing == HTTP1_TO_EOF)
-            rc = give_up_discard(h);
+            rc = http1_give_up_discard(h);
         else
             rc = HTTP1_AGAIN;
     }
     if (!h->done) {
-        rc = read_body(h, data + off, len - off, &n);
+        rc = http1_read_body(h, data + off, len - off, &n);
         off += n;
     }
     if (rc == HTTP1_ERROR) {
@@ -778,7 +626,7 @@ enum http1_rc http1_eof(struct http1 *h)
         return HTTP1_ERROR;
     }
     if (h->in_body && h->framing == HTTP1_TO_EOF) {
-        enum http1_rc rc = finish_body(h);
+        enum http1_rc rc = http1_finish_body(h);
         h->keep_alive = 0;
         return rc;
     }

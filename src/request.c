@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "record.h"
 #include "redirect.h"
 #include "result.h"
 #include "retry.h"
@@ -32,7 +33,8 @@ static double ms_since(uint64_t t_us)
     return (double)(loop_now_us() - t_us) / 1000.0;
 }
 
-double req_run_ms(const struct salvo *eng, uint64_t t_us)
+/* Milliseconds since the start of the run, for traces (t_ms). */
+static double req_run_ms(const struct salvo *eng, uint64_t t_us)
 {
     return t_us > eng->t_start ? (double)(t_us - eng->t_start) / 1000.0 : 0;
 }
@@ -679,90 +681,6 @@ void req_complete(struct req *r, salvo_err_t err, const char *msg)
     loop_defer(eng->loop, &eng->deliver);
 }
 
-/* ---- the record ------------------------------------------------------------------------ */
-
-/* The run-time half of the record: phases, bytes, TLS facts. Left at "does not
- * apply" (the caller's defaults) for a request that never ran. */
-static void fill_run_facts(const struct req_run *x, salvo_result_t *res)
-{
-    const struct req_attempt *a = &x->a;
-    res->status = a->status;
-    res->remote_ip = a->remote_ip[0] ? a->remote_ip : NULL;
-    res->bytes = x->http.bytes;
-    res->wire_bytes = x->http.wire_bytes;
-    res->dns_ms = a->dns_ms;
-    res->connect_ms = a->connect_ms;
-    res->tls_ms = a->tls_ms;
-    res->ttfb_ms = a->ttfb_ms;
-    res->transfer_ms = a->transfer_ms;
-    res->reused = a->remote_ip[0] ? a->reused : -1;
-    res->tls_resumed = a->tls_resumed;
-    const struct req_tls_facts *f = &a->tls;
-    if (f->have) {
-        res->tls_version = f->version;
-        res->tls_cipher = f->cipher;
-        res->alpn = f->alpn[0] ? f->alpn : NULL;
-    }
-    if (f->have_cert) {
-        res->cert_expiry = f->cert_expiry;
-        res->chain_expiry = f->chain_expiry[0] ? f->chain_expiry : NULL;
-        res->cert_days_left = f->days_left;
-        res->cert_subject = f->subject[0] ? f->subject : NULL;
-        res->cert_issuer = f->issuer[0] ? f->issuer : NULL;
-    }
-    res->sha256 = x->sha256[0] ? x->sha256 : NULL;
-}
-
-/* attempts_log as the public type wants it: one contiguous array. */
-static salvo_attempt_t *fill_log(const struct req *r, salvo_result_t *res)
-{
-    if (!r->eng->cfg.attempt_log)
-        return NULL;
-    salvo_attempt_t *log = calloc(r->log_len ? r->log_len : 1, sizeof *log);
-    if (log == NULL)
-        return NULL; /* the record says null rather than lose the result */
-    for (size_t i = 0; i < r->log_len; i++) {
-        log[i] = r->log[i].a;
-        log[i].remote_ip = r->log[i].ip[0] ? r->log[i].ip : NULL;
-    }
-    res->attempts_log = log;
-    res->attempts_log_len = r->log_len;
-    return log;
-}
-
-/* Builds the result of a completed request: every pointer in it points into r, valid
- * until r is freed. Returns the attempts_log array to free after the callback (NULL
- * when there is none). */
-static salvo_attempt_t *result_fill(const struct req *r, salvo_result_t *res)
-{
-    salvo_err_t err = r->done_err;
-    const char *msg = r->done_msg;
-    uint64_t now = r->t_done;
-    memset(res, 0, sizeof *res);
-    res->index = r->index;
-    res->url = r->url_shown ? r->url_shown : r->url_str;
-    res->error = err;
-    res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
-    res->attempts = r->attempts;
-    res->queue_ms = r->t_slot ? (double)(r->t_slot - r->t_submit) / 1000.0 : -1;
-    res->total_ms = r->t_slot ? (double)(now - r->t_slot) / 1000.0 : -1;
-    res->start_ms = r->t_slot ? req_run_ms(r->eng, r->t_slot) : -1;
-    res->dns_ms = res->connect_ms = res->tls_ms = res->ttfb_ms = res->transfer_ms = -1;
-    res->reused = res->tls_resumed = -1;
-    if (r->run != NULL)
-        fill_run_facts(r->run, res);
-    /* The last response's fields, when its head arrived. */
-    if (r->keep_headers && r->run != NULL && r->run->http.status != 0)
-        res->headers_len = http1_fields(&r->run->http, &res->headers);
-    if (res->status == 0)
-        res->status = r->last_status; /* an earlier attempt's or hop's, kept */
-    res->ok = err == SALVO_E_OK && res->status > 0 && res->status < 400;
-    if (r->eng->cfg.follow_redirects && r->url_err == SALVO_E_OK)
-        res->final_url = r->final_url ? r->final_url : res->url;
-    res->redirects = r->redirects;
-    return fill_log(r, res);
-}
-
 void req_deliver(struct salvo *eng)
 {
     while (!list_empty(&eng->completed)) {
@@ -770,7 +688,7 @@ void req_deliver(struct salvo *eng)
         list_remove(&r->live);
         eng->n_live--;
         salvo_result_t res;
-        salvo_attempt_t *log = result_fill(r, &res);
+        salvo_attempt_t *log = record_fill(r, &res);
         eng->stats.completed++;
         if (loop_lag_reporting(eng->loop)) {
             /* Each callback timed on its own, so that a report names its request. */

@@ -256,7 +256,4 @@ struct tls_ctx *engine_tls(struct salvo *eng);
 /* Frees the engine's run-state cache and its last body (at salvo_free). */
 void req_engine_free(struct salvo *eng);
 
-/* Milliseconds since the start of the run (records' start_ms, traces' t_ms). */
-double req_run_ms(const struct salvo *eng, uint64_t t_us);
-
 #endif

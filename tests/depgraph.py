@@ -39,8 +39,8 @@ LAYERS = [
     ("api", ["salvo"]),
     ("drivers", ["drive", "blocking"]),
     ("core", ["request", "limiter"]),
-    ("services", ["pool", "dns", "race", "redirect", "retry", "result", "trace"]),
-    ("connections", ["conn", "http1", "http1_request"]),
+    ("services", ["pool", "dns", "race", "record", "redirect", "retry", "result", "trace"]),
+    ("connections", ["conn", "http1", "http1_body", "http1_request"]),
     (
         "transports",
         ["tcp", "tls_transport", "tls", "chunked", "decode", "dns_cache", "url", "sock"],
