@@ -286,6 +286,15 @@ SALVO_API int salvo_submit(salvo_t *engine, const char *url, uint64_t index,
  * or -1 with a one-line reason in err. */
 SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, size_t errlen);
 
+/* The origin salvo pools and paces url under, as "scheme://host:port": scheme and host in
+ * lower case, the host without a trailing dot, the port always written (the scheme's
+ * default when the URL names none) and an IPv6 host in brackets. Two URLs share
+ * connections and politeness exactly when their origins are equal, so a program that
+ * splits a URL list between processes by origin keeps each site in one process.
+ * Returns the length written to out (NUL-terminated), or -1 when url is not one salvo
+ * would fetch (its result would be bad_url or unsupported_scheme) or out is too small. */
+SALVO_API int salvo_url_origin(const char *url, char *out, size_t outlen);
+
 /* Why the last salvo_submit on this engine returned -1 ("" before any failure). Valid
  * until the next call on the engine. */
 SALVO_API const char *salvo_last_error(const salvo_t *engine);

@@ -14,6 +14,7 @@
 #include "drive.h"
 #include "http1_request.h"
 #include "request.h"
+#include "url.h"
 
 /* File descriptors salvo keeps for itself beyond one per slot: epoll, the wakeup
  * eventfd, c-ares sockets, stdio and whatever the embedding application holds. */
@@ -273,6 +274,19 @@ SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, siz
         return -1;
     }
     return 0;
+}
+
+SALVO_API int salvo_url_origin(const char *url, char *out, size_t outlen)
+{
+    struct url u;
+    char why[128];
+    if (url == NULL || out == NULL || url_parse(url, &u, why, sizeof why) != SALVO_E_OK)
+        return -1;
+    const char *open = u.host_is_ip == 6 ? "[" : "", *close = u.host_is_ip == 6 ? "]" : "";
+    int n =
+        snprintf(out, outlen, "%s://%s%s%s:%u", u.scheme, open, u.host, close, (unsigned)u.port);
+    url_free(&u);
+    return n >= 0 && (size_t)n < outlen ? n : -1;
 }
 
 SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,

@@ -23,6 +23,8 @@ static const char usage_text[] =
     "Input:\n"
     "  -i, --input FILE           read URLs from FILE, one per line (- = stdin)\n"
     "\n"
+    "      --shard K/N            keep only the URLs whose origin is in shard K of N\n"
+    "\n"
     "Requests:\n"
     "  -X, --request METHOD       method for every URL (GET)\n"
     "  -H, --header 'Name: value' extra request header, repeatable\n"
@@ -104,6 +106,7 @@ enum {
     OPT_HEADERS,
     OPT_BODY,
     OPT_OUTPUT_DIR,
+    OPT_SHARD,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_BODY,
     OPT_EXPECT_HEADER,
@@ -148,6 +151,7 @@ static const struct option long_opts[] = {
     {"headers", no_argument, NULL, OPT_HEADERS},
     {"body", required_argument, NULL, OPT_BODY},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+    {"shard", required_argument, NULL, OPT_SHARD},
     {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
     {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
     {"expect-header", required_argument, NULL, OPT_EXPECT_HEADER},
@@ -430,6 +434,8 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_OUTPUT_DIR:
         c->output_dir = arg;
         return 0;
+    case OPT_SHARD:
+        return shard_parse(&c->shard, arg, why, sizeof why) < 0 ? bad("--shard", arg, why) : 0;
     case OPT_EXPECT_STATUS:
         return checks_set_status(&c->checks, arg, why, sizeof why) < 0
                    ? bad("--expect-status", arg, why)

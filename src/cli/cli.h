@@ -11,6 +11,7 @@
 #include <salvo.h>
 
 #include "checks.h"
+#include "shard.h"
 
 /* --format: how records are written. AUTO becomes table when records go to a terminal
  * (no -o and stdout a tty), else jsonl. */
@@ -36,6 +37,7 @@ struct cli {
     uint64_t body_max;       /* --body N, 0 when not given */
     const char *output_dir;  /* --output-dir DIR, NULL when not given */
     struct checks checks;    /* --expect-*, --max-latency, --min-cert-days */
+    struct shard shard;      /* --shard K/N; n == 0 when not given */
     char **urls;             /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

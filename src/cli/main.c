@@ -17,6 +17,7 @@
 #include "keep.h"
 #include "output.h"
 #include "report.h"
+#include "shard.h"
 #include "target.h"
 
 /* The run's state, reached from the engine's callbacks through their user pointer. */
@@ -27,6 +28,7 @@ struct run {
     const char *out_name;
     uint64_t records;                /* records written */
     uint64_t not_ok;                 /* records whose ok is false */
+    uint64_t other_shard;            /* input lines left to other shards (--shard) */
     int write_failed;                /* the output stream failed: stop the run */
     FILE *trace;                     /* --trace: the state changes, NULL when not asked for */
     struct report *report;           /* records, in their format, and what ends the run */
@@ -177,12 +179,20 @@ static int submit_one(salvo_t *engine, struct run *run, const char *url, uint64_
  * bad_input record and the run goes on. */
 static int submit(salvo_t *engine, struct run *run, const char *line, uint64_t index)
 {
-    if (line[0] != '{')
-        return submit_one(engine, run, line, index, NULL);
+    const struct shard *shard = &run->cli->shard;
+    if (line[0] != '{') {
+        if (shard_keeps(shard, line))
+            return submit_one(engine, run, line, index, NULL);
+        run->other_shard++;
+        return 0;
+    }
     struct target t;
     char why[256];
     int rc = 0;
-    if (target_parse(&t, line, run->cli, why, sizeof why) < 0)
+    int ok = target_parse(&t, line, run->cli, why, sizeof why) == 0;
+    if (!shard_keeps(shard, ok ? t.url : NULL))
+        run->other_shard++; /* a line with no URL is shard 1's */
+    else if (!ok)
         bad_input(run, line, index, why);
     else
         rc = submit_one(engine, run, t.url, index, &t);
@@ -212,7 +222,8 @@ static int feed(salvo_t *engine, size_t room, void *user)
                 report_before_stderr(run->report);
                 fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
             } else {
-                report_input_end(run->report, run->in.count); /* the bar knows the total */
+                /* the bar knows the total */
+                report_input_end(run->report, run->in.count - run->other_shard);
             }
             return 1;
         }
@@ -355,7 +366,7 @@ static int run_engine(struct run *run, FILE *in_fp)
         report_unread(run, in_fp);
         return 128 + got_signal;
     }
-    if (run->records == 0) {
+    if (run->in.count == 0) { /* an empty shard is not an error: an empty input is */
         fprintf(stderr, "salvo: nothing to fetch: the input holds no URL\n");
         return 2;
     }

@@ -314,10 +314,29 @@ static void test_error_names(void **state)
     assert_false(salvo_err_retryable(SALVO_E_TLS_VERIFY));
 }
 
+/* The origin --shard hashes: scheme and host lower case, no trailing dot, the port always
+ * written, an IPv6 host in brackets; -1 for what salvo would not fetch or a short buffer. */
+static void test_url_origin(void **state)
+{
+    (void)state;
+    char o[64];
+    assert_int_equal(salvo_url_origin("HTTP://Example.COM./a?b", o, sizeof o), 21);
+    assert_string_equal(o, "http://example.com:80");
+    assert_true(salvo_url_origin("https://user:pw@[::1]/x", o, sizeof o) > 0);
+    assert_string_equal(o, "https://[::1]:443");
+    assert_true(salvo_url_origin("http://127.0.0.1:8080", o, sizeof o) > 0);
+    assert_string_equal(o, "http://127.0.0.1:8080");
+    assert_int_equal(salvo_url_origin("ftp://example.com/", o, sizeof o), -1);
+    assert_int_equal(salvo_url_origin("not a url", o, sizeof o), -1);
+    assert_int_equal(salvo_url_origin("http://example.com/", o, 10), -1);
+    assert_int_equal(salvo_url_origin(NULL, o, sizeof o), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_result_per_submit),
+        cmocka_unit_test(test_url_origin),
         cmocka_unit_test(test_no_fd_left_after_free),
         cmocka_unit_test(test_free_cancels_unrun_requests),
         cmocka_unit_test(test_submit_from_callback),
