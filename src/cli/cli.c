@@ -72,6 +72,7 @@ static const char usage_text[] =
     "      --headers              add the response's header fields to each record\n"
     "      --body N               add the first N bytes of the body (as text)\n"
     "      --output-dir DIR       save each body to DIR/<index>.body\n"
+    "      --compare FILE         add change: what changed since that run's records\n"
     "      --stats                print engine counters as JSON on stderr\n"
     "      --trace FILE           one JSON line per request state change (- = stderr)\n"
     "      --debug-loop MS        report loop callbacks that take over MS ms, on stderr\n"
@@ -107,6 +108,7 @@ enum {
     OPT_BODY,
     OPT_OUTPUT_DIR,
     OPT_SHARD,
+    OPT_COMPARE,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_BODY,
     OPT_EXPECT_HEADER,
@@ -152,6 +154,7 @@ static const struct option long_opts[] = {
     {"body", required_argument, NULL, OPT_BODY},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
     {"shard", required_argument, NULL, OPT_SHARD},
+    {"compare", required_argument, NULL, OPT_COMPARE},
     {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
     {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
     {"expect-header", required_argument, NULL, OPT_EXPECT_HEADER},
@@ -433,6 +436,9 @@ static int apply(struct cli *c, int opt, const char *arg)
         return 0;
     case OPT_OUTPUT_DIR:
         c->output_dir = arg;
+        return 0;
+    case OPT_COMPARE:
+        c->compare_path = arg;
         return 0;
     case OPT_SHARD:
         return shard_parse(&c->shard, arg, why, sizeof why) < 0 ? bad("--shard", arg, why) : 0;

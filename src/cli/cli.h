@@ -24,21 +24,22 @@ enum cli_format {
 };
 
 struct cli {
-    salvo_config_t cfg;      /* engine settings */
-    salvo_request_t req;     /* method, headers, body for every URL */
-    const char *input_path;  /* -i FILE, "-" for stdin, NULL when not given */
-    const char *output_path; /* -o FILE, NULL for stdout */
-    int stats;               /* --stats */
-    enum cli_format format;  /* --format */
-    int silent;              /* -s: no progress bar, no summary unless --summary */
-    int summary;             /* --summary: the summary on stderr, terminal or not */
-    const char *trace_path;  /* --trace FILE, "-" for stderr, NULL when not given */
-    int show_headers;        /* --headers */
-    uint64_t body_max;       /* --body N, 0 when not given */
-    const char *output_dir;  /* --output-dir DIR, NULL when not given */
-    struct checks checks;    /* --expect-*, --max-latency, --min-cert-days */
-    struct shard shard;      /* --shard K/N; n == 0 when not given */
-    char **urls;             /* URL arguments (borrowed from argv) */
+    salvo_config_t cfg;       /* engine settings */
+    salvo_request_t req;      /* method, headers, body for every URL */
+    const char *input_path;   /* -i FILE, "-" for stdin, NULL when not given */
+    const char *output_path;  /* -o FILE, NULL for stdout */
+    int stats;                /* --stats */
+    enum cli_format format;   /* --format */
+    int silent;               /* -s: no progress bar, no summary unless --summary */
+    int summary;              /* --summary: the summary on stderr, terminal or not */
+    const char *trace_path;   /* --trace FILE, "-" for stderr, NULL when not given */
+    int show_headers;         /* --headers */
+    uint64_t body_max;        /* --body N, 0 when not given */
+    const char *output_dir;   /* --output-dir DIR, NULL when not given */
+    struct checks checks;     /* --expect-*, --max-latency, --min-cert-days */
+    struct shard shard;       /* --shard K/N; n == 0 when not given */
+    const char *compare_path; /* --compare FILE, NULL when not given */
+    char **urls;              /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */
     size_t nheaders;

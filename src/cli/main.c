@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "compare.h"
 #include "input.h"
 #include "keep.h"
 #include "output.h"
@@ -29,6 +30,7 @@ struct run {
     uint64_t records;                /* records written */
     uint64_t not_ok;                 /* records whose ok is false */
     uint64_t other_shard;            /* input lines left to other shards (--shard) */
+    struct compare *compare;         /* --compare: the previous run; NULL when not asked */
     int write_failed;                /* the output stream failed: stop the run */
     FILE *trace;                     /* --trace: the state changes, NULL when not asked for */
     struct report *report;           /* records, in their format, and what ends the run */
@@ -57,6 +59,17 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
     x->checks_failed = checks_run_over(&run->cli->checks, own, r, body, (int64_t)time(NULL));
     x->checked = r->error == SALVO_E_OK;
     r->ok = r->error == SALVO_E_OK && x->checks_failed == 0;
+    if (run->compare != NULL) {
+        struct compared now = {
+            .ok = r->ok,
+            .error = r->error,
+            .checks_failed = x->checked ? x->checks_failed : 0,
+            .has_cert_days = r->cert_expiry != NULL,
+            .cert_days_left = r->cert_days_left,
+            .total_ms = r->total_ms,
+        };
+        x->change = compare_next(run->compare, x->name, r->url, &now);
+    }
     run->records++;
     if (!r->ok)
         run->not_ok++;
@@ -387,6 +400,21 @@ int main(int argc, char **argv)
     if (open_input(&run, &in_fp) < 0)
         goto out;
     input_init(&run.in, cli.urls, cli.nurls, in_fp);
+    /* Read whole before -o is opened: the previous run may be the file this one replaces. */
+    struct compare previous;
+    char why[256];
+    if (cli.compare_path != NULL) {
+        long long days = cli.checks.min_cert_days;
+        if (compare_load(&previous, cli.compare_path, days, why, sizeof why) < 0) {
+            fprintf(stderr, "salvo: %s\n", why);
+            input_free(&run.in);
+            goto out;
+        }
+        if (previous.skipped > 0)
+            fprintf(stderr, "salvo: --compare: %zu lines of %s are not records; ignored\n",
+                    previous.skipped, cli.compare_path);
+        run.compare = &previous;
+    }
     if (cli.output_path != NULL) {
         run.out = fopen(cli.output_path, "w");
         run.out_name = cli.output_path;
@@ -419,7 +447,6 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    char why[256];
     if (report_open(&run.report, &cli, run.out, run.out_name, why, sizeof why) < 0) {
         fprintf(stderr, "salvo: %s\n", why);
         input_free(&run.in);
@@ -441,6 +468,8 @@ int main(int argc, char **argv)
     input_free(&run.in);
     report_free(run.report);
 out:
+    if (run.compare != NULL)
+        compare_free(run.compare);
     if (in_fp != NULL && in_fp != stdin)
         fclose(in_fp);
     cli_free(&cli);

@@ -12,6 +12,7 @@
 #include "salvo.h"
 
 #include "checks.h"
+#include "compare.h"
 
 /* What a record holds besides the result: the flags that fill fields, and what the
  * command kept of the response. */
@@ -24,6 +25,7 @@ struct output_extra {
     const char *name;       /* a JSON input line's name, NULL: null */
     unsigned checks_failed; /* bits (1 << enum check) of the failed checks */
     int checked;            /* the checks ran (a whole response): else checks_failed null */
+    enum change change;     /* --compare: what changed; CHANGE_NONE: null */
 };
 
 /* Writes one JSON Lines record (with its trailing '\n') for r to fp, without flushing.

@@ -74,10 +74,11 @@ int report_open(struct report **rp, const struct cli *c, FILE *out, const char *
     int trace_stderr = c->trace_path != NULL && strcmp(c->trace_path, "-") == 0;
     r->progress = err_tty && !c->silent && !trace_stderr && !(c->cfg.debug_loop_ms > 0);
     progress_init(&r->bar, stderr, r->start);
-    if (c->input_path == NULL && c->nurls > 0)
+    if (c->input_path == NULL && c->nurls > 0 && c->shard.n == 0)
         progress_set_total(&r->bar, c->nurls); /* the arguments are the whole input */
 
     summary_init(&r->sum);
+    r->sum.compared = c->compare_path != NULL;
     prom_init(&r->prom);
     if (r->format == CLI_FORMAT_CSV && csv_open(&r->csv) < 0) {
         snprintf(why, whylen, "out of memory");

@@ -52,6 +52,8 @@ void summary_add(struct summary *s, const salvo_result_t *r, const struct output
             if (x->checks_failed & (1u << k))
                 s->checks[k]++;
     }
+    if (x != NULL && (unsigned)x->change < CHANGE_COUNT)
+        s->changes[x->change]++;
     s->bytes += r->bytes;
     if (r->total_ms >= 0 && isfinite(r->total_ms))
         keep_latency(s, r->total_ms);
@@ -151,6 +153,20 @@ void summary_write(struct summary *s, FILE *fp, double wall_s, int colour)
     }
     if (any)
         fputs(" failed\n", fp);
+
+    if (s->compared) {
+        fputs("changes  ", fp);
+        any = 0;
+        for (int ch = CHANGE_NONE + 1; ch < CHANGE_COUNT; ch++) {
+            if (s->changes[ch] == 0)
+                continue;
+            fprintf(fp, "%s%s %llu", any ? ", " : "", compare_name((enum change)ch),
+                    (unsigned long long)s->changes[ch]);
+            any = 1;
+        }
+        fprintf(fp, "%s%llu unchanged\n", any ? ", " : "",
+                (unsigned long long)s->changes[CHANGE_NONE]);
+    }
 
     fputs("latency  ", fp);
     if (s->nlat == 0) {

@@ -18,6 +18,7 @@
 #include <salvo.h>
 
 #include "checks.h"
+#include "compare.h"
 #include "output.h"
 
 struct summary {
@@ -27,7 +28,9 @@ struct summary {
     uint64_t errors[SALVO_E_COUNT];
     uint64_t checks[CHECK_COUNT]; /* records that failed each check */
     uint64_t bytes;
-    float *lat; /* total_ms of each record that got a slot */
+    int compared;                   /* --compare: write the changes line */
+    uint64_t changes[CHANGE_COUNT]; /* records per change ([CHANGE_NONE]: unchanged) */
+    float *lat;                     /* total_ms of each record that got a slot */
     size_t nlat, lat_cap;
     int lat_lost; /* a latency could not be kept (out of memory): percentiles say so */
 };

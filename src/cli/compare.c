@@ -1,0 +1,230 @@
+/*
+ * compare.c -- matching this run's records with a previous run's (see compare.h).
+ */
+#include "compare.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checks.h"
+#include "json.h"
+
+/* Below this many days left, a certificate is "soon" when --min-cert-days is not given. */
+#define CERT_SOON_DAYS 14
+
+/* "slower": total_ms more than this many times the previous, and above SLOWER_MIN_MS. */
+#define SLOWER_FACTOR 2.0
+#define SLOWER_MIN_MS 100.0
+
+struct previous {
+    char *key;         /* "n:" name or "u:" url: a name never matches a url */
+    size_t position;   /* line of FILE: keeps equal keys in FILE's order after sorting */
+    size_t matched;    /* on a key's first entry: how many of the key's entries are taken */
+    struct compared r; /* what the rules look at */
+};
+
+static const char *const change_names[CHANGE_COUNT] = {
+    [CHANGE_NEW] = "new",
+    [CHANGE_DOWN] = "down",
+    [CHANGE_UP] = "up",
+    [CHANGE_ERROR_CHANGED] = "error_changed",
+    [CHANGE_CERT_SOON] = "cert_soon",
+    [CHANGE_SLOWER] = "slower",
+};
+
+const char *compare_name(enum change ch)
+{
+    return ch > CHANGE_NONE && ch < CHANGE_COUNT ? change_names[ch] : NULL;
+}
+
+/* The key of a record: its name when it has one, else its url; NULL on a shortage of
+ * memory. */
+static char *make_key(const char *name, const char *url)
+{
+    const char *s = name != NULL ? name : url != NULL ? url : "";
+    size_t n = strlen(s);
+    char *k = malloc(n + 3);
+    if (k != NULL) {
+        k[0] = name != NULL ? 'n' : 'u';
+        k[1] = ':';
+        memcpy(k + 2, s, n + 1);
+    }
+    return k;
+}
+
+/* An error class by name: SALVO_E_OK for null, SALVO_E_COUNT for a name this salvo does
+ * not know (a later version's class): still unequal to every known one. */
+static salvo_err_t error_by_name(const struct json *v)
+{
+    if (v == NULL || v->type != JSON_STRING)
+        return SALVO_E_OK;
+    for (int e = 0; e < SALVO_E_COUNT; e++)
+        if (strcmp(salvo_err_name((salvo_err_t)e), v->text) == 0)
+            return (salvo_err_t)e;
+    return SALVO_E_COUNT;
+}
+
+static unsigned checks_by_name(const struct json *v)
+{
+    unsigned bits = 0;
+    if (v == NULL || v->type != JSON_ARRAY)
+        return 0;
+    for (size_t i = 0; i < v->n; i++)
+        for (int k = 0; k < CHECK_COUNT; k++)
+            if (v->items[i].type == JSON_STRING &&
+                strcmp(v->items[i].text, checks_name((enum check)k)) == 0)
+                bits |= 1u << k;
+    return bits;
+}
+
+static const char *string_of(const struct json *v)
+{
+    return v != NULL && v->type == JSON_STRING ? v->text : NULL;
+}
+
+/* One line of FILE into p. Returns 1 when it is a record, 0 when it is not (skipped),
+ * -1 on a shortage of memory. */
+static int read_record(const char *line, size_t position, struct previous *p)
+{
+    struct json doc;
+    char why[128];
+    int rc = 0;
+    if (json_parse(line, &doc, why, sizeof why) == 0 && doc.type == JSON_OBJECT) {
+        const struct json *ok = json_get(&doc, "ok"), *days = json_get(&doc, "cert_days_left");
+        const struct json *total = json_get(&doc, "total_ms");
+        const char *url = string_of(json_get(&doc, "url"));
+        if (ok != NULL && ok->type == JSON_BOOL && url != NULL) {
+            p->key = make_key(string_of(json_get(&doc, "name")), url);
+            p->position = position;
+            p->matched = 0;
+            p->r = (struct compared){
+                .ok = ok->boolean,
+                .error = error_by_name(json_get(&doc, "error")),
+                .checks_failed = checks_by_name(json_get(&doc, "checks_failed")),
+                .has_cert_days = days != NULL && days->type == JSON_NUMBER,
+                .cert_days_left =
+                    days != NULL && days->type == JSON_NUMBER ? strtoll(days->text, NULL, 10) : 0,
+                .total_ms =
+                    total != NULL && total->type == JSON_NUMBER ? strtod(total->text, NULL) : -1,
+            };
+            rc = p->key != NULL ? 1 : -1;
+        }
+    }
+    json_free(&doc);
+    return rc;
+}
+
+static int by_key_then_position(const void *a, const void *b)
+{
+    const struct previous *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c != 0 ? c : (x->position > y->position) - (x->position < y->position);
+}
+
+int compare_load(struct compare *c, const char *path, long long cert_days_min, char *why,
+                 size_t whylen)
+{
+    memset(c, 0, sizeof *c);
+    c->cert_days_min = cert_days_min >= 0 ? cert_days_min : CERT_SOON_DAYS;
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL) {
+        snprintf(why, whylen, "--compare: cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0, room = 0, position = 0;
+    ssize_t len;
+    int failed = 0;
+    while (!failed && (len = getline(&line, &cap, fp)) >= 0) {
+        if (c->n == room) {
+            size_t more = room ? room * 2 : 1024;
+            struct previous *v = realloc(c->v, more * sizeof *v);
+            if (v == NULL) {
+                failed = ENOMEM;
+                break;
+            }
+            c->v = v;
+            room = more;
+        }
+        int got = read_record(line, position++, &c->v[c->n]);
+        if (got < 0)
+            failed = ENOMEM;
+        else if (got > 0)
+            c->n++;
+        else
+            c->skipped++;
+    }
+    if (!failed && ferror(fp))
+        failed = errno ? errno : EIO;
+    free(line);
+    fclose(fp);
+    if (failed) {
+        snprintf(why, whylen, "--compare: reading %s: %s", path, strerror(failed));
+        compare_free(c);
+        return -1;
+    }
+    if (c->n > 0)
+        qsort(c->v, c->n, sizeof *c->v, by_key_then_position);
+    return 0;
+}
+
+/* The first entry of key's group, or NULL when FILE has no record with that key. */
+static struct previous *find_group(const struct compare *c, const char *key)
+{
+    size_t lo = 0, hi = c->n; /* the first entry whose key is >= key */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(c->v[mid].key, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->n && strcmp(c->v[lo].key, key) == 0 ? &c->v[lo] : NULL;
+}
+
+static enum change judge(const struct compare *c, const struct compared *was,
+                         const struct compared *now)
+{
+    if (was->ok && !now->ok)
+        return CHANGE_DOWN;
+    if (!was->ok && now->ok)
+        return CHANGE_UP;
+    if (was->error != now->error || was->checks_failed != now->checks_failed)
+        return CHANGE_ERROR_CHANGED;
+    int soon_now = now->has_cert_days && now->cert_days_left < c->cert_days_min;
+    int soon_was = was->has_cert_days && was->cert_days_left < c->cert_days_min;
+    if (soon_now && !soon_was)
+        return CHANGE_CERT_SOON;
+    if (was->total_ms >= 0 && now->total_ms > SLOWER_MIN_MS &&
+        now->total_ms > SLOWER_FACTOR * was->total_ms)
+        return CHANGE_SLOWER;
+    return CHANGE_NONE;
+}
+
+enum change compare_next(struct compare *c, const char *name, const char *url,
+                         const struct compared *now)
+{
+    char *key = make_key(name, url);
+    struct previous *first = key != NULL ? find_group(c, key) : NULL;
+    enum change ch = CHANGE_NEW;
+    if (first != NULL) {
+        struct previous *p = first + first->matched;
+        if (p < c->v + c->n && strcmp(p->key, key) == 0) {
+            first->matched++;
+            ch = judge(c, &p->r, now);
+        }
+    }
+    free(key);
+    return ch;
+}
+
+void compare_free(struct compare *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].key);
+    free(c->v);
+    c->v = NULL;
+    c->n = 0;
+}
