@@ -49,7 +49,7 @@ DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node
              python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
              libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc parallel
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench fuzz fuzz-run format \
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run format \
         examples
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
@@ -155,6 +155,12 @@ demo: deps
 bench: deps
 	$(MAKE) all $(B)/testd
 	bench/run.sh
+
+# Long runs that do not fit make test's time budget: each script of tests/soak/.
+soak: deps
+	$(MAKE) all $(B)/testd
+	@fail=0; for t in tests/soak/*.sh; do echo "== $$t"; out=$$(bash $$t) || fail=1; \
+	    echo "$$out"; ! echo "$$out" | grep -q '^not ok' || fail=1; done; exit $$fail
 
 check-deps:
 	@pkg-config --exists $(PKGS) && test -f /usr/share/llhttp/llhttp.c || \

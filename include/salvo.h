@@ -295,6 +295,12 @@ SALVO_API int salvo_request_check(const salvo_request_t *request, char *err, siz
  * would fetch (its result would be bad_url or unsupported_scheme) or out is too small. */
 SALVO_API int salvo_url_origin(const char *url, char *out, size_t outlen);
 
+/* url with the password of its userinfo ("user:pass@") replaced by "***", as results and
+ * messages show it (a URL with no password is copied as it is). Returns the length
+ * written to out (NUL-terminated), or -1 when out is too small: strlen(url) + 4 bytes
+ * are always enough. */
+SALVO_API int salvo_url_mask(const char *url, char *out, size_t outlen);
+
 /* Why the last salvo_submit on this engine returned -1 ("" before any failure). Valid
  * until the next call on the engine. */
 SALVO_API const char *salvo_last_error(const salvo_t *engine);

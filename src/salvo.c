@@ -4,6 +4,7 @@
  * blocking baseline) over the request core (request.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,20 @@ SALVO_API int salvo_url_origin(const char *url, char *out, size_t outlen)
         snprintf(out, outlen, "%s://%s%s%s:%u", u.scheme, open, u.host, close, (unsigned)u.port);
     url_free(&u);
     return n >= 0 && (size_t)n < outlen ? n : -1;
+}
+
+SALVO_API int salvo_url_mask(const char *url, char *out, size_t outlen)
+{
+    char *masked = NULL;
+    if (url == NULL || out == NULL || url_mask_password(url, &masked) < 0)
+        return -1;
+    const char *shown = masked != NULL ? masked : url;
+    size_t n = strlen(shown);
+    int rc = n < outlen && n <= INT_MAX ? (int)n : -1;
+    if (rc >= 0)
+        memcpy(out, shown, n + 1);
+    free(masked);
+    return rc;
 }
 
 SALVO_API int salvo_submit(salvo_t *eng, const char *url, uint64_t index,

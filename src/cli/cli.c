@@ -72,6 +72,7 @@ static const char usage_text[] =
     "      --headers              add the response's header fields to each record\n"
     "      --body N               add the first N bytes of the body (as text)\n"
     "      --output-dir DIR       save each body to DIR/<index>.body\n"
+    "      --resume               with -o FILE: finish an interrupted run\n"
     "      --compare FILE         add change: what changed since that run's records\n"
     "      --stats                print engine counters as JSON on stderr\n"
     "      --trace FILE           one JSON line per request state change (- = stderr)\n"
@@ -109,6 +110,7 @@ enum {
     OPT_OUTPUT_DIR,
     OPT_SHARD,
     OPT_COMPARE,
+    OPT_RESUME,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_BODY,
     OPT_EXPECT_HEADER,
@@ -155,6 +157,7 @@ static const struct option long_opts[] = {
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"compare", required_argument, NULL, OPT_COMPARE},
+    {"resume", no_argument, NULL, OPT_RESUME},
     {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
     {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
     {"expect-header", required_argument, NULL, OPT_EXPECT_HEADER},
@@ -437,6 +440,9 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_OUTPUT_DIR:
         c->output_dir = arg;
         return 0;
+    case OPT_RESUME:
+        c->resume = 1;
+        return 0;
     case OPT_COMPARE:
         c->compare_path = arg;
         return 0;
@@ -510,6 +516,12 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
         int rc = apply(c, opt, optarg);
         if (rc != 0)
             return rc > 0 ? CLI_EXIT0 : CLI_USAGE;
+    }
+    if (c->resume && (c->output_path == NULL || strcmp(c->output_path, "-") == 0 ||
+                      (c->format != CLI_FORMAT_AUTO && c->format != CLI_FORMAT_JSONL))) {
+        fprintf(stderr, "salvo: --resume needs -o FILE with JSON Lines records "
+                        "(see salvo --help)\n");
+        return CLI_USAGE;
     }
     c->urls = argv + optind;
     c->nurls = (size_t)(argc - optind);

@@ -39,6 +39,7 @@ struct cli {
     struct checks checks;     /* --expect-*, --max-latency, --min-cert-days */
     struct shard shard;       /* --shard K/N; n == 0 when not given */
     const char *compare_path; /* --compare FILE, NULL when not given */
+    int resume;               /* --resume: finish the run whose records -o holds */
     char **urls;              /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

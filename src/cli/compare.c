@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checks.h"
-#include "json.h"
+#include "record_in.h"
 
 /* Below this many days left, a certificate is "soon" when --min-cert-days is not given. */
 #define CERT_SOON_DAYS 14
@@ -54,65 +53,27 @@ static char *make_key(const char *name, const char *url)
     return k;
 }
 
-/* An error class by name: SALVO_E_OK for null, SALVO_E_COUNT for a name this salvo does
- * not know (a later version's class): still unequal to every known one. */
-static salvo_err_t error_by_name(const struct json *v)
-{
-    if (v == NULL || v->type != JSON_STRING)
-        return SALVO_E_OK;
-    for (int e = 0; e < SALVO_E_COUNT; e++)
-        if (strcmp(salvo_err_name((salvo_err_t)e), v->text) == 0)
-            return (salvo_err_t)e;
-    return SALVO_E_COUNT;
-}
-
-static unsigned checks_by_name(const struct json *v)
-{
-    unsigned bits = 0;
-    if (v == NULL || v->type != JSON_ARRAY)
-        return 0;
-    for (size_t i = 0; i < v->n; i++)
-        for (int k = 0; k < CHECK_COUNT; k++)
-            if (v->items[i].type == JSON_STRING &&
-                strcmp(v->items[i].text, checks_name((enum check)k)) == 0)
-                bits |= 1u << k;
-    return bits;
-}
-
-static const char *string_of(const struct json *v)
-{
-    return v != NULL && v->type == JSON_STRING ? v->text : NULL;
-}
-
 /* One line of FILE into p. Returns 1 when it is a record, 0 when it is not (skipped),
  * -1 on a shortage of memory. */
 static int read_record(const char *line, size_t position, struct previous *p)
 {
-    struct json doc;
-    char why[128];
+    struct record_in r;
     int rc = 0;
-    if (json_parse(line, &doc, why, sizeof why) == 0 && doc.type == JSON_OBJECT) {
-        const struct json *ok = json_get(&doc, "ok"), *days = json_get(&doc, "cert_days_left");
-        const struct json *total = json_get(&doc, "total_ms");
-        const char *url = string_of(json_get(&doc, "url"));
-        if (ok != NULL && ok->type == JSON_BOOL && url != NULL) {
-            p->key = make_key(string_of(json_get(&doc, "name")), url);
-            p->position = position;
-            p->matched = 0;
-            p->r = (struct compared){
-                .ok = ok->boolean,
-                .error = error_by_name(json_get(&doc, "error")),
-                .checks_failed = checks_by_name(json_get(&doc, "checks_failed")),
-                .has_cert_days = days != NULL && days->type == JSON_NUMBER,
-                .cert_days_left =
-                    days != NULL && days->type == JSON_NUMBER ? strtoll(days->text, NULL, 10) : 0,
-                .total_ms =
-                    total != NULL && total->type == JSON_NUMBER ? strtod(total->text, NULL) : -1,
-            };
-            rc = p->key != NULL ? 1 : -1;
-        }
+    if (record_in_parse(&r, line) == 0) {
+        p->key = make_key(r.name, r.url);
+        p->position = position;
+        p->matched = 0;
+        p->r = (struct compared){
+            .ok = r.ok,
+            .error = r.error,
+            .checks_failed = r.checks_failed,
+            .has_cert_days = r.has_cert_days,
+            .cert_days_left = r.cert_days_left,
+            .total_ms = r.total_ms,
+        };
+        rc = p->key != NULL ? 1 : -1;
     }
-    json_free(&doc);
+    record_in_free(&r);
     return rc;
 }
 

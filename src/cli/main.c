@@ -18,6 +18,7 @@
 #include "keep.h"
 #include "output.h"
 #include "report.h"
+#include "resume.h"
 #include "shard.h"
 #include "target.h"
 
@@ -29,7 +30,10 @@ struct run {
     const char *out_name;
     uint64_t records;                /* records written */
     uint64_t not_ok;                 /* records whose ok is false */
-    uint64_t other_shard;            /* input lines left to other shards (--shard) */
+    uint64_t not_fetched;            /* input lines left to other shards or done before */
+    struct resume *resume;           /* --resume: what FILE already holds; NULL otherwise */
+    int list_changed;                /* --resume found another input than FILE's */
+    double last_sync;                /* --resume: when FILE was last fdatasync'd */
     struct compare *compare;         /* --compare: the previous run; NULL when not asked */
     int write_failed;                /* the output stream failed: stop the run */
     FILE *trace;                     /* --trace: the state changes, NULL when not asked for */
@@ -39,6 +43,16 @@ struct run {
     int keeping;                     /* either is on: each request has a struct keep */
     salvo_t *engine;
 };
+
+/* --resume: FILE goes to the disk at most this often (seconds), and at the end. */
+#define RESUME_SYNC_S 1.0
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static salvo_t *volatile signal_engine; /* for the signal handler */
 static volatile sig_atomic_t got_signal;
@@ -81,6 +95,17 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
             fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
         salvo_cancel(run->engine);
+        return;
+    }
+    /* --resume promises records that survive a power cut, give or take the last second:
+     * each record reaches the kernel as it is written (report_record flushes), and the
+     * disk at most once a second, so that fsync does not set the pace of a fast run. */
+    if (run->resume != NULL) {
+        double now = monotonic_s();
+        if (now - run->last_sync >= RESUME_SYNC_S) {
+            (void)fdatasync(fileno(run->out));
+            run->last_sync = now;
+        }
     }
 }
 
@@ -188,15 +213,71 @@ static int submit_one(salvo_t *engine, struct run *run, const char *url, uint64_
     return 0;
 }
 
+/* The url the record of an input line shows (a password masked), malloc'd; NULL on a
+ * shortage of memory. */
+static char *recorded_url(const struct run *run, const char *line)
+{
+    struct target t;
+    char why[256], shown[1025];
+    const char *url = line;
+    int json = line[0] == '{';
+    if (json) {
+        if (target_parse(&t, line, run->cli, why, sizeof why) == 0) {
+            url = t.url;
+        } else {
+            snprintf(shown, sizeof shown, "%s", line); /* as bad_input shows it */
+            url = shown;
+        }
+    }
+    size_t cap = strlen(url) + 4;
+    char *out = malloc(cap);
+    if (out != NULL &&
+        (url == shown ? snprintf(out, cap, "%s", url) < 0 : salvo_url_mask(url, out, cap) < 0)) {
+        free(out);
+        out = NULL;
+    }
+    if (json)
+        target_free(&t);
+    return out;
+}
+
+/* --resume: 0 when FILE has no record for this line or one made from it; -1, said on
+ * stderr, when its record is another URL's: the input changed since FILE was written. */
+static int same_as_recorded(struct run *run, const char *line, uint64_t index)
+{
+    if (run->resume == NULL || !resume_done(run->resume, index))
+        return 0;
+    char *url = recorded_url(run, line);
+    int same = url != NULL && resume_same_url(run->resume, index, url);
+    free(url);
+    if (same)
+        return 0;
+    if (run->report != NULL) /* NULL while the input is checked before the run */
+        report_before_stderr(run->report);
+    fprintf(stderr,
+            "salvo: --resume: %s holds a record for input line %llu made from another URL: "
+            "the input changed (start a new run with another -o FILE)\n",
+            run->out_name, (unsigned long long)index);
+    run->list_changed = 1;
+    return -1;
+}
+
 /* Queues the request an input line describes; a JSON line that describes none gets its
- * bad_input record and the run goes on. */
+ * bad_input record and the run goes on. Returns 0, -1 on a shortage of memory, or -2
+ * when the input is not the one --resume's FILE was made from. */
 static int submit(salvo_t *engine, struct run *run, const char *line, uint64_t index)
 {
+    if (run->resume != NULL && resume_done(run->resume, index)) {
+        if (same_as_recorded(run, line, index) < 0)
+            return -2;
+        run->not_fetched++;
+        return 0;
+    }
     const struct shard *shard = &run->cli->shard;
     if (line[0] != '{') {
         if (shard_keeps(shard, line))
             return submit_one(engine, run, line, index, NULL);
-        run->other_shard++;
+        run->not_fetched++;
         return 0;
     }
     struct target t;
@@ -204,7 +285,7 @@ static int submit(salvo_t *engine, struct run *run, const char *line, uint64_t i
     int rc = 0;
     int ok = target_parse(&t, line, run->cli, why, sizeof why) == 0;
     if (!shard_keeps(shard, ok ? t.url : NULL))
-        run->other_shard++; /* a line with no URL is shard 1's */
+        run->not_fetched++; /* a line with no URL is shard 1's */
     else if (!ok)
         bad_input(run, line, index, why);
     else
@@ -236,11 +317,16 @@ static int feed(salvo_t *engine, size_t room, void *user)
                 fprintf(stderr, "salvo: reading the input: %s\n", strerror(run->in.error));
             } else {
                 /* the bar knows the total */
-                report_input_end(run->report, run->in.count - run->other_shard);
+                report_input_end(run->report, run->in.count - run->not_fetched);
             }
             return 1;
         }
-        if (submit(engine, run, url, index) < 0) {
+        int rc = submit(engine, run, url, index);
+        if (rc == -2) {
+            salvo_cancel(engine);
+            return 1;
+        }
+        if (rc < 0) {
             report_before_stderr(run->report);
             fprintf(stderr, "salvo: cannot queue URL %llu: out of memory\n",
                     (unsigned long long)index);
@@ -375,6 +461,8 @@ static int run_engine(struct run *run, FILE *in_fp)
         fprintf(stderr, "salvo: the event loop failed\n");
         return 1;
     }
+    if (run->list_changed)
+        return 2;
     if (got_signal) {
         report_unread(run, in_fp);
         return 128 + got_signal;
@@ -384,6 +472,37 @@ static int run_engine(struct run *run, FILE *in_fp)
         return 2;
     }
     return run->not_ok > 0 || run->write_failed ? 1 : 0;
+}
+
+/* --resume: before anything is sent, the input lines FILE has records for must be those
+ * the records were made from. An input that can be read twice (the arguments, a regular
+ * file) is checked whole here and read again from its start; a pipe is checked as the
+ * run reads it. Returns 0, or -1 when the input changed (said on stderr). */
+static int check_list_unchanged(struct run *run, FILE *fp)
+{
+    struct stat st;
+    int again = fp == NULL || (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode));
+    struct input scan;
+    input_init(&scan, run->cli->urls, run->cli->nurls, again ? fp : NULL);
+    const char *line;
+    int too_long, rc = 0;
+    for (uint64_t index = 0; rc == 0 && (line = input_next(&scan, &too_long)) != NULL;
+         index = scan.count)
+        rc = same_as_recorded(run, line, index);
+    input_free(&scan);
+    if (fp != NULL && again)
+        rewind(fp);
+    return rc;
+}
+
+/* --resume: a record FILE already holds counts in the exit status and the summary. */
+static void count_done(const salvo_result_t *r, const struct output_extra *x, void *user)
+{
+    struct run *run = user;
+    run->records++;
+    if (!r->ok)
+        run->not_ok++;
+    report_count(run->report, r, x);
 }
 
 int main(int argc, char **argv)
@@ -415,8 +534,22 @@ int main(int argc, char **argv)
                     previous.skipped, cli.compare_path);
         run.compare = &previous;
     }
+    struct resume done;
+    if (cli.resume) {
+        if (resume_prepare(&done, cli.output_path, why, sizeof why) < 0) {
+            fprintf(stderr, "salvo: %s\n", why);
+            input_free(&run.in);
+            goto out;
+        }
+        run.resume = &done;
+        run.out_name = cli.output_path;
+        if (check_list_unchanged(&run, in_fp) < 0) {
+            input_free(&run.in);
+            goto out;
+        }
+    }
     if (cli.output_path != NULL) {
-        run.out = fopen(cli.output_path, "w");
+        run.out = fopen(cli.output_path, cli.resume ? "a" : "w");
         run.out_name = cli.output_path;
         if (run.out == NULL) {
             fprintf(stderr, "salvo: cannot write %s: %s\n", cli.output_path, strerror(errno));
@@ -452,11 +585,21 @@ int main(int argc, char **argv)
         input_free(&run.in);
         goto out;
     }
+    if (run.resume != NULL && resume_replay(cli.output_path, count_done, &run) < 0) {
+        fprintf(stderr, "salvo: --resume: reading %s: %s\n", cli.output_path, strerror(errno));
+        input_free(&run.in);
+        report_free(run.report);
+        goto out;
+    }
     install_signals();
     int saved_flags = make_nonblocking(in_fp);
     status = run_engine(&run, in_fp);
     if (saved_flags >= 0)
         (void)fcntl(fileno(in_fp), F_SETFL, saved_flags);
+    if (run.resume != NULL && fsync(fileno(run.out)) != 0 && status == 0) {
+        fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
+        status = 1;
+    }
     if (run.out != stdout && fclose(run.out) != 0 && status == 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
         status = 1;
@@ -470,6 +613,8 @@ int main(int argc, char **argv)
 out:
     if (run.compare != NULL)
         compare_free(run.compare);
+    if (run.resume != NULL)
+        resume_free(run.resume);
     if (in_fp != NULL && in_fp != stdin)
         fclose(in_fp);
     cli_free(&cli);

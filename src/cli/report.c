@@ -147,6 +147,11 @@ int report_record(struct report *rp, const salvo_result_t *r, const struct outpu
     return 0;
 }
 
+void report_count(struct report *rp, const salvo_result_t *r, const struct output_extra *x)
+{
+    summary_add(&rp->sum, r, x);
+}
+
 void report_input_end(struct report *rp, uint64_t urls)
 {
     progress_set_total(&rp->bar, urls);

@@ -38,6 +38,10 @@ int report_record(struct report *rp, const salvo_result_t *r, const struct outpu
 
 /* The input has ended after `urls` URLs: the progress bar shows done / total from now
  * on. (A run whose URLs are all arguments knows its total from the start.) */
+/* Counts a record written by an earlier run (--resume) in the summary, without writing
+ * it again. */
+void report_count(struct report *rp, const salvo_result_t *r, const struct output_extra *x);
+
 void report_input_end(struct report *rp, uint64_t urls);
 
 /* Erases the progress bar, if one is drawn, before a line is written on stderr; the

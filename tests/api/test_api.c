@@ -332,11 +332,27 @@ static void test_url_origin(void **state)
     assert_int_equal(salvo_url_origin(NULL, o, sizeof o), -1);
 }
 
+/* A password shown as ***, as records show it; strlen + 4 bytes always do. */
+static void test_url_mask(void **state)
+{
+    (void)state;
+    char o[64];
+    const char *short_pw = "http://u:p@h/x?a=b:c@d";
+    assert_int_equal(salvo_url_mask(short_pw, o, strlen(short_pw) + 4), 24);
+    assert_string_equal(o, "http://u:***@h/x?a=b:c@d");
+    assert_true(salvo_url_mask("https://user@h/", o, sizeof o) > 0);
+    assert_string_equal(o, "https://user@h/");
+    assert_true(salvo_url_mask("not a url", o, sizeof o) > 0);
+    assert_string_equal(o, "not a url");
+    assert_int_equal(salvo_url_mask("http://u:p@h/", o, 8), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_result_per_submit),
         cmocka_unit_test(test_url_origin),
+        cmocka_unit_test(test_url_mask),
         cmocka_unit_test(test_no_fd_left_after_free),
         cmocka_unit_test(test_free_cancels_unrun_requests),
         cmocka_unit_test(test_submit_from_callback),
