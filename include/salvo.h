@@ -309,6 +309,12 @@ SALVO_API const char *salvo_last_error(const salvo_t *engine);
  * until a cancel has been completed. Returns 0, or -1 on an engine failure. */
 SALVO_API int salvo_run(salvo_t *engine);
 
+/* Has the next salvo_run ask the feed again, after it returned 1: for a program that goes
+ * over its input repeatedly (a monitor's rounds) on one engine, so that pooled
+ * connections, TLS sessions and the DNS cache stay warm between rounds. Call it between
+ * two salvo_run calls. Returns 0, or -1 while running or once the engine is cancelled. */
+SALVO_API int salvo_feed_again(salvo_t *engine);
+
 /* Stops the run: requests not yet finished complete with SALVO_E_CANCELLED, the feed is
  * not called again, and salvo_run() returns. Async-signal-safe. A cancelled engine takes
  * no new request (salvo_submit fails) and a later salvo_run returns at once. */

@@ -364,6 +364,14 @@ SALVO_API int salvo_run(salvo_t *eng)
     return rc < 0 ? -1 : 0;
 }
 
+SALVO_API int salvo_feed_again(salvo_t *eng)
+{
+    if (eng == NULL || eng->running || eng->cancel_requested)
+        return -1;
+    eng->feed_done = 0;
+    return 0;
+}
+
 SALVO_API void salvo_cancel(salvo_t *eng)
 {
     /* Only a flag and a write(2): safe from a signal handler. The loop does the rest. */

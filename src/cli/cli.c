@@ -72,6 +72,7 @@ static const char usage_text[] =
     "      --headers              add the response's header fields to each record\n"
     "      --body N               add the first N bytes of the body (as text)\n"
     "      --output-dir DIR       save each body to DIR/<index>.body\n"
+    "      --watch SEC            run the input again every SEC seconds, until Ctrl-C\n"
     "      --resume               with -o FILE: finish an interrupted run\n"
     "      --compare FILE         add change: what changed since that run's records\n"
     "      --stats                print engine counters as JSON on stderr\n"
@@ -111,6 +112,7 @@ enum {
     OPT_SHARD,
     OPT_COMPARE,
     OPT_RESUME,
+    OPT_WATCH,
     OPT_EXPECT_STATUS,
     OPT_EXPECT_BODY,
     OPT_EXPECT_HEADER,
@@ -158,6 +160,7 @@ static const struct option long_opts[] = {
     {"shard", required_argument, NULL, OPT_SHARD},
     {"compare", required_argument, NULL, OPT_COMPARE},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"watch", required_argument, NULL, OPT_WATCH},
     {"expect-status", required_argument, NULL, OPT_EXPECT_STATUS},
     {"expect-body", required_argument, NULL, OPT_EXPECT_BODY},
     {"expect-header", required_argument, NULL, OPT_EXPECT_HEADER},
@@ -440,6 +443,8 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_OUTPUT_DIR:
         c->output_dir = arg;
         return 0;
+    case OPT_WATCH:
+        return parse_secs("--watch", arg, 1, &c->watch);
     case OPT_RESUME:
         c->resume = 1;
         return 0;
@@ -525,6 +530,15 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
     }
     c->urls = argv + optind;
     c->nurls = (size_t)(argc - optind);
+    /* --watch reads its input again each round: a stream can be read only once, and
+     * FILE holds the last whole round, so it can be neither stdout nor resumed. */
+    int from_stdin = c->input_path != NULL ? strcmp(c->input_path, "-") == 0 : c->nurls == 0;
+    if (c->watch > 0 &&
+        (from_stdin || c->resume || (c->output_path != NULL && strcmp(c->output_path, "-") == 0))) {
+        fprintf(stderr, "salvo: --watch needs URLs as arguments or -i FILE, and no --resume "
+                        "or -o - (see salvo --help)\n");
+        return CLI_USAGE;
+    }
     c->req.headers = c->headers;
     c->req.headers_len = c->nheaders;
     c->req.body = c->body;

@@ -40,6 +40,7 @@ struct cli {
     struct shard shard;       /* --shard K/N; n == 0 when not given */
     const char *compare_path; /* --compare FILE, NULL when not given */
     int resume;               /* --resume: finish the run whose records -o holds */
+    double watch;             /* --watch SEC: a round every SEC seconds; 0: one run */
     char **urls;              /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

@@ -53,30 +53,6 @@ static char *make_key(const char *name, const char *url)
     return k;
 }
 
-/* One line of FILE into p. Returns 1 when it is a record, 0 when it is not (skipped),
- * -1 on a shortage of memory. */
-static int read_record(const char *line, size_t position, struct previous *p)
-{
-    struct record_in r;
-    int rc = 0;
-    if (record_in_parse(&r, line) == 0) {
-        p->key = make_key(r.name, r.url);
-        p->position = position;
-        p->matched = 0;
-        p->r = (struct compared){
-            .ok = r.ok,
-            .error = r.error,
-            .checks_failed = r.checks_failed,
-            .has_cert_days = r.has_cert_days,
-            .cert_days_left = r.cert_days_left,
-            .total_ms = r.total_ms,
-        };
-        rc = p->key != NULL ? 1 : -1;
-    }
-    record_in_free(&r);
-    return rc;
-}
-
 static int by_key_then_position(const void *a, const void *b)
 {
     const struct previous *x = a, *y = b;
@@ -84,39 +60,76 @@ static int by_key_then_position(const void *a, const void *b)
     return c != 0 ? c : (x->position > y->position) - (x->position < y->position);
 }
 
-int compare_load(struct compare *c, const char *path, long long cert_days_min, char *why,
-                 size_t whylen)
+void compare_init(struct compare *c, long long cert_days_min)
 {
     memset(c, 0, sizeof *c);
     c->cert_days_min = cert_days_min >= 0 ? cert_days_min : CERT_SOON_DAYS;
+}
+
+int compare_add(struct compare *c, const char *name, const char *url, const struct compared *r)
+{
+    if (c->n == c->room) {
+        size_t more = c->room ? c->room * 2 : 1024;
+        struct previous *v = realloc(c->v, more * sizeof *v);
+        if (v == NULL)
+            return -1;
+        c->v = v;
+        c->room = more;
+    }
+    struct previous *p = &c->v[c->n];
+    p->key = make_key(name, url);
+    if (p->key == NULL)
+        return -1;
+    p->position = c->n++;
+    p->matched = 0;
+    p->r = *r;
+    return 0;
+}
+
+void compare_seal(struct compare *c)
+{
+    if (c->n > 0)
+        qsort(c->v, c->n, sizeof *c->v, by_key_then_position);
+}
+
+/* One line of FILE: added when it is a record, counted in skipped when it is not.
+ * Returns -1 on a shortage of memory. */
+static int add_line(struct compare *c, const char *line)
+{
+    struct record_in r;
+    int rc = 0;
+    if (record_in_parse(&r, line) == 0) {
+        struct compared was = {
+            .ok = r.ok,
+            .error = r.error,
+            .checks_failed = r.checks_failed,
+            .has_cert_days = r.has_cert_days,
+            .cert_days_left = r.cert_days_left,
+            .total_ms = r.total_ms,
+        };
+        rc = compare_add(c, r.name, r.url, &was);
+    } else {
+        c->skipped++;
+    }
+    record_in_free(&r);
+    return rc;
+}
+
+int compare_load(struct compare *c, const char *path, long long cert_days_min, char *why,
+                 size_t whylen)
+{
+    compare_init(c, cert_days_min);
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
         snprintf(why, whylen, "--compare: cannot read %s: %s", path, strerror(errno));
         return -1;
     }
     char *line = NULL;
-    size_t cap = 0, room = 0, position = 0;
-    ssize_t len;
+    size_t cap = 0;
     int failed = 0;
-    while (!failed && (len = getline(&line, &cap, fp)) >= 0) {
-        if (c->n == room) {
-            size_t more = room ? room * 2 : 1024;
-            struct previous *v = realloc(c->v, more * sizeof *v);
-            if (v == NULL) {
-                failed = ENOMEM;
-                break;
-            }
-            c->v = v;
-            room = more;
-        }
-        int got = read_record(line, position++, &c->v[c->n]);
-        if (got < 0)
+    while (!failed && getline(&line, &cap, fp) >= 0)
+        if (add_line(c, line) < 0)
             failed = ENOMEM;
-        else if (got > 0)
-            c->n++;
-        else
-            c->skipped++;
-    }
     if (!failed && ferror(fp))
         failed = errno ? errno : EIO;
     free(line);
@@ -126,8 +139,7 @@ int compare_load(struct compare *c, const char *path, long long cert_days_min, c
         compare_free(c);
         return -1;
     }
-    if (c->n > 0)
-        qsort(c->v, c->n, sizeof *c->v, by_key_then_position);
+    compare_seal(c);
     return 0;
 }
 
@@ -187,5 +199,5 @@ void compare_free(struct compare *c)
         free(c->v[i].key);
     free(c->v);
     c->v = NULL;
-    c->n = 0;
+    c->n = c->room = 0;
 }

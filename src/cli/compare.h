@@ -47,8 +47,8 @@ struct compared {
 struct previous; /* one record of FILE */
 
 struct compare {
-    struct previous *v; /* sorted by key, then by position in FILE */
-    size_t n;
+    struct previous *v; /* sorted by key, then by position in FILE (once sealed) */
+    size_t n, room;
     long long cert_days_min; /* the cert_soon threshold */
     size_t skipped;          /* lines of FILE that were not records (a torn last line) */
 };
@@ -56,6 +56,14 @@ struct compare {
 /* Reads FILE. Returns 0, or -1 with a reason in why (FILE unreadable). */
 int compare_load(struct compare *c, const char *path, long long cert_days_min, char *why,
                  size_t whylen);
+
+/* An empty set of previous records (for --watch, the round going on). */
+void compare_init(struct compare *c, long long cert_days_min);
+
+/* Adds a record (key name, else url) in the order they come. Returns 0, or -1 on a
+ * shortage of memory. compare_seal then makes the set ready for compare_next. */
+int compare_add(struct compare *c, const char *name, const char *url, const struct compared *r);
+void compare_seal(struct compare *c);
 
 /* The change of a record of this run whose key is name, else url. Each call takes the
  * next unmatched previous record with that key. */

@@ -34,6 +34,8 @@ struct run {
     struct resume *resume;           /* --resume: what FILE already holds; NULL otherwise */
     int list_changed;                /* --resume found another input than FILE's */
     double last_sync;                /* --resume: when FILE was last fdatasync'd */
+    uint64_t round;                  /* --watch: the round going on (1, 2, ...); 0 without */
+    struct compare *compare_next;    /* --watch --compare: this round, for the next one */
     struct compare *compare;         /* --compare: the previous run; NULL when not asked */
     int write_failed;                /* the output stream failed: stop the run */
     FILE *trace;                     /* --trace: the state changes, NULL when not asked for */
@@ -83,7 +85,11 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
             .total_ms = r->total_ms,
         };
         x->change = compare_next(run->compare, x->name, r->url, &now);
+        if (run->compare_next != NULL &&
+            compare_add(run->compare_next, x->name, r->url, &now) < 0 && !run->write_failed)
+            fprintf(stderr, "salvo: --compare: out of memory; the next round compares less\n");
     }
+    x->round = run->round;
     run->records++;
     if (!r->ok)
         run->not_ok++;
@@ -433,19 +439,26 @@ static int make_nonblocking(FILE *fp)
     return flags;
 }
 
-static int run_engine(struct run *run, FILE *in_fp)
+/* The engine, fed from run's input. Returns 0, or -1 (said on stderr). */
+static int start_engine(struct run *run)
 {
     char err[256], warn[256];
     run->cli->cfg.feed = feed;
     run->cli->cfg.feed_user = run;
     if (salvo_new(&run->engine, &run->cli->cfg, err, sizeof err, warn, sizeof warn) < 0) {
         fprintf(stderr, "salvo: %s\n", err);
-        return 2;
+        return -1;
     }
     if (warn[0])
         fprintf(stderr, "salvo: warning: %s\n", warn);
     if (run->trace != NULL)
         salvo_set_trace(run->engine, on_trace, run);
+    return 0;
+}
+
+/* Runs the engine over the input once and closes the report. Returns salvo_run's. */
+static int run_once(struct run *run)
+{
     signal_engine = run->engine;
     int rc = salvo_run(run->engine);
     signal_engine = NULL;
@@ -454,9 +467,23 @@ static int run_engine(struct run *run, FILE *in_fp)
             fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
         run->write_failed = 1;
     }
+    return rc;
+}
+
+static void stop_engine(struct run *run)
+{
     if (run->cli->stats)
         print_stats(run->engine);
     salvo_free(run->engine);
+    run->engine = NULL;
+}
+
+static int run_engine(struct run *run, FILE *in_fp)
+{
+    if (start_engine(run) < 0)
+        return 2;
+    int rc = run_once(run);
+    stop_engine(run);
     if (rc < 0) {
         fprintf(stderr, "salvo: the event loop failed\n");
         return 1;
@@ -505,6 +532,140 @@ static void count_done(const salvo_result_t *r, const struct output_extra *x, vo
     report_count(run->report, r, x);
 }
 
+/* Sleeps until deadline (monotonic_s), or until a signal asks to stop. */
+static void sleep_until(double deadline)
+{
+    for (double left; !got_signal && (left = deadline - monotonic_s()) > 0;) {
+        struct timespec ts = {.tv_sec = (time_t)left,
+                              .tv_nsec = (long)((left - (double)(time_t)left) * 1e9)};
+        nanosleep(&ts, NULL); /* a signal ends it early: the loop looks again */
+    }
+}
+
+/* --watch: one round's records go to a temporary file next to -o FILE, renamed over it
+ * once the round is whole (after an fsync), so a reader of FILE only ever sees a whole
+ * round. Returns the stream (and its name in tmp), or NULL (said on stderr). */
+static FILE *open_round_file(const char *path, char *tmp, size_t tmplen)
+{
+    int n = snprintf(tmp, tmplen, "%s.round.XXXXXX", path);
+    int fd = n > 0 && (size_t)n < tmplen ? mkstemp(tmp) : -1;
+    /* mkstemp makes 0600; FILE gets the mode any new file would (a collector running as
+     * another user must be able to read it). */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fd >= 0)
+        (void)fchmod(fd, 0666 & ~mask);
+    FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fp == NULL) {
+        fprintf(stderr, "salvo: cannot write next to %s: %s\n", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+    }
+    return fp;
+}
+
+/* Puts a whole round in place of FILE, or drops an unfinished one. Returns 0, or -1
+ * (said on stderr). */
+static int close_round_file(FILE *fp, const char *tmp, const char *path, int whole)
+{
+    int ok = whole && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    int e = errno;
+    ok = fclose(fp) == 0 && ok;
+    if (ok && rename(tmp, path) == 0)
+        return 0;
+    if (whole)
+        fprintf(stderr, "salvo: writing %s: %s\n", path, strerror(ok ? errno : e));
+    unlink(tmp);
+    return whole ? -1 : 0;
+}
+
+/* --watch SEC: the input again every SEC seconds (start to start) on one engine, so that
+ * connections, TLS sessions and the DNS cache stay warm, until a signal. Each round has
+ * its own report (records with their round, a summary) and, with -o, replaces FILE
+ * whole. With --compare, the first round is compared with FILE, each later one with the
+ * round before it. Returns the exit status: the last whole round's, or 128 + signal. */
+static int run_watch(struct run *run, FILE **in_fp)
+{
+    const struct cli *c = run->cli;
+    struct compare upcoming;
+    char why[256], tmp[4096];
+    int status = 0;
+    if (start_engine(run) < 0)
+        return 2;
+    if (run->compare != NULL) {
+        compare_init(&upcoming, c->checks.min_cert_days);
+        run->compare_next = &upcoming;
+    }
+    for (uint64_t round = 1;; round++) {
+        double start = monotonic_s();
+        if (round > 1 && c->input_path != NULL) { /* read again: it may have been edited */
+            fclose(*in_fp);
+            if ((*in_fp = fopen(c->input_path, "r")) == NULL) {
+                fprintf(stderr, "salvo: cannot read %s: %s\n", c->input_path, strerror(errno));
+                status = 2;
+                break;
+            }
+        }
+        input_init(&run->in, c->urls, c->nurls, *in_fp);
+        run->round = round;
+        run->records = run->not_ok = run->not_fetched = 0;
+        run->out = stdout;
+        if (c->output_path != NULL &&
+            (run->out = open_round_file(c->output_path, tmp, sizeof tmp)) == NULL) {
+            status = 1;
+            break;
+        }
+        if (report_open(&run->report, c, run->out, run->out_name, why, sizeof why) < 0) {
+            fprintf(stderr, "salvo: %s\n", why);
+            status = 1;
+            break;
+        }
+        if (round > 1)
+            salvo_feed_again(run->engine);
+        int rc = run_once(run);
+        report_free(run->report);
+        run->report = NULL;
+        input_free(&run->in);
+        int whole = rc == 0 && !got_signal && !run->write_failed;
+        if (c->output_path != NULL && close_round_file(run->out, tmp, c->output_path, whole) < 0)
+            run->write_failed = 1;
+        run->out = stdout;
+        if (rc < 0 || got_signal || run->in.count == 0 || run->write_failed) {
+            status = rc < 0 || run->write_failed ? 1 : got_signal ? 128 + got_signal : 2;
+            if (rc < 0)
+                fprintf(stderr, "salvo: the event loop failed\n");
+            else if (!got_signal && run->in.count == 0)
+                fprintf(stderr, "salvo: nothing to fetch: the input holds no URL\n");
+            break;
+        }
+        status = run->not_ok > 0 ? 1 : 0;
+        if (run->compare != NULL) { /* this round is what the next one compares with */
+            compare_free(run->compare);
+            *run->compare = upcoming;
+            compare_seal(run->compare);
+            compare_init(&upcoming, c->checks.min_cert_days);
+        }
+        double spent = monotonic_s() - start;
+        if (spent >= c->watch)
+            fprintf(stderr,
+                    "salvo: round %llu took %.1f s, more than --watch %g: the next "
+                    "starts now\n",
+                    (unsigned long long)round, spent, c->watch);
+        sleep_until(start + c->watch);
+        if (got_signal) {
+            status = 128 + got_signal;
+            break;
+        }
+    }
+    if (run->compare != NULL)
+        compare_free(&upcoming);
+    run->compare_next = NULL;
+    stop_engine(run);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
@@ -548,7 +709,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (cli.output_path != NULL) {
+    if (cli.output_path != NULL && cli.watch > 0) {
+        run.out_name = cli.output_path; /* each round opens its own file */
+    } else if (cli.output_path != NULL) {
         run.out = fopen(cli.output_path, cli.resume ? "a" : "w");
         run.out_name = cli.output_path;
         if (run.out == NULL) {
@@ -580,6 +743,12 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    if (cli.watch > 0) {
+        install_signals();
+        input_free(&run.in); /* each round has its own */
+        status = run_watch(&run, &in_fp);
+        goto closed;
+    }
     if (report_open(&run.report, &cli, run.out, run.out_name, why, sizeof why) < 0) {
         fprintf(stderr, "salvo: %s\n", why);
         input_free(&run.in);
@@ -604,12 +773,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "salvo: writing %s: %s\n", run.out_name, strerror(errno));
         status = 1;
     }
+    input_free(&run.in);
+    report_free(run.report);
+closed:
     if (run.trace != NULL && run.trace != stderr && fclose(run.trace) != 0 && status == 0) {
         fprintf(stderr, "salvo: writing %s: %s\n", cli.trace_path, strerror(errno));
         status = 1;
     }
-    input_free(&run.in);
-    report_free(run.report);
 out:
     if (run.compare != NULL)
         compare_free(run.compare);

@@ -444,6 +444,11 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
         rec_puts(fp, "null");
     put_str(fp, K("body_file"), x->body_file);
     put_checks(fp, x);
+    rec_write(fp, K("round"));
+    if (x->round > 0)
+        put_u64(fp, x->round);
+    else
+        rec_puts(fp, "null");
     put_str(fp, K("change"), compare_name(x->change));
     rec_puts(fp, "}\n");
     rec_flush(fp);

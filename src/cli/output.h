@@ -25,6 +25,7 @@ struct output_extra {
     const char *name;       /* a JSON input line's name, NULL: null */
     unsigned checks_failed; /* bits (1 << enum check) of the failed checks */
     int checked;            /* the checks ran (a whole response): else checks_failed null */
+    uint64_t round;         /* --watch: the round, 1, 2, ...; 0: null */
     enum change change;     /* --compare: what changed; CHANGE_NONE: null */
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "record_in.h"
@@ -103,6 +104,9 @@ int resume_prepare(struct resume *rs, const char *path, char *why, size_t whylen
     char tmp[4096];
     int n = snprintf(tmp, sizeof tmp, "%s.resume.XXXXXX", path);
     int fd = n > 0 && (size_t)n < sizeof tmp ? mkstemp(tmp) : -1;
+    struct stat st;
+    if (fd >= 0 && fstat(fileno(in), &st) == 0)
+        (void)fchmod(fd, st.st_mode & 07777); /* the rewritten FILE keeps its mode */
     FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (out == NULL) {
         snprintf(why, whylen, "--resume: cannot write next to %s: %s", path, strerror(errno));
