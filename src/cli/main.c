@@ -210,6 +210,14 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    struct stat in_st;
+    if (cli.watch > 0 && in_fp != NULL &&
+        (fstat(fileno(in_fp), &in_st) < 0 || !S_ISREG(in_st.st_mode))) {
+        /* Each round reads the input from its start again: a pipe cannot be. */
+        fprintf(stderr, "salvo: --watch needs -i to name a regular file (see salvo --help)\n");
+        input_free(&run.in);
+        goto closed;
+    }
     if (cli.watch > 0) {
         run_install_signals();
         input_free(&run.in); /* each round has its own */

@@ -64,11 +64,12 @@ int record_in_parse(struct record_in *r, const char *line)
     r->cancelled = r->error == SALVO_E_CANCELLED;
     r->checked = checks != NULL && checks->type == JSON_ARRAY;
     r->checks_failed = r->checked ? checks_by_name(checks) : 0;
+    /* Numbers are range-checked before any conversion: a corrupt FILE may say 1e300. */
     double v;
-    r->status = number_of(json_get(d, "status"), &v) == 0 ? (int)v : 0;
-    r->bytes = number_of(json_get(d, "bytes"), &v) == 0 && v >= 0 ? (uint64_t)v : 0;
-    r->total_ms = number_of(json_get(d, "total_ms"), &v) == 0 ? v : -1;
-    r->has_cert_days = number_of(json_get(d, "cert_days_left"), &v) == 0;
+    r->status = number_of(json_get(d, "status"), &v) == 0 && v >= 0 && v < 1000 ? (int)v : 0;
+    r->bytes = number_of(json_get(d, "bytes"), &v) == 0 && v >= 0 && v < 1e18 ? (uint64_t)v : 0;
+    r->total_ms = number_of(json_get(d, "total_ms"), &v) == 0 && v >= 0 && v < 1e15 ? v : -1;
+    r->has_cert_days = number_of(json_get(d, "cert_days_left"), &v) == 0 && v > -1e9 && v < 1e9;
     r->cert_days_left = r->has_cert_days ? (long long)v : 0;
     return 0;
 }

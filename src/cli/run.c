@@ -378,6 +378,8 @@ int run_start_engine(struct run *run)
 int run_once(struct run *run)
 {
     signal_engine = run->engine;
+    if (run_signal) /* it came before the engine could be told: tell it now */
+        salvo_cancel(run->engine);
     int rc = salvo_run(run->engine);
     signal_engine = NULL;
     if (!run->write_failed && report_close(run->report, run_signal != 0) < 0) {

@@ -4,20 +4,30 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Sleeps until deadline (run_clock), or until a signal asks to stop. */
+/* Sleeps until deadline (run_clock), or until a signal asks to stop. SIGINT and SIGTERM
+ * are blocked but during the wait itself (ppoll unblocks them atomically): one arriving
+ * between the check and a plain sleep would otherwise go unseen until the deadline. */
 static void sleep_until(double deadline)
 {
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     for (double left; !run_signal && (left = deadline - run_clock()) > 0;) {
         struct timespec ts = {.tv_sec = (time_t)left,
                               .tv_nsec = (long)((left - (double)(time_t)left) * 1e9)};
-        nanosleep(&ts, NULL); /* a signal ends it early: the loop looks again */
+        ppoll(NULL, 0, &ts, &old); /* a signal ends it early: the loop looks again */
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* --watch: one round's records go to a temporary file next to -o FILE, renamed over it
@@ -48,13 +58,17 @@ static FILE *open_round_file(const char *path, char *tmp, size_t tmplen)
  * (said on stderr). */
 static int close_round_file(FILE *fp, const char *tmp, const char *path, int whole)
 {
-    int ok = whole && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    ok = fclose(fp) == 0 && ok;
-    if (ok && rename(tmp, path) == 0)
+    int err = 0;
+    if (whole && (fflush(fp) != 0 || fsync(fileno(fp)) != 0))
+        err = errno;
+    if (fclose(fp) != 0 && err == 0)
+        err = errno;
+    if (whole && err == 0 && rename(tmp, path) != 0)
+        err = errno;
+    if (whole && err == 0)
         return 0;
     if (whole)
-        fprintf(stderr, "salvo: writing %s: %s\n", path, strerror(ok ? errno : e));
+        fprintf(stderr, "salvo: writing %s: %s\n", path, strerror(err));
     unlink(tmp);
     return whole ? -1 : 0;
 }
@@ -94,6 +108,9 @@ int watch_run(struct run *run, FILE **in_fp)
         }
         if (report_open(&run->report, c, run->out, run->out_name, why, sizeof why) < 0) {
             fprintf(stderr, "salvo: %s\n", why);
+            if (c->output_path != NULL)
+                close_round_file(run->out, tmp, c->output_path, 0);
+            run->out = stdout;
             status = 1;
             break;
         }

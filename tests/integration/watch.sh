@@ -150,4 +150,13 @@ for bad in "-i -" "-o -" "--resume -o $T_DIR/r.jsonl" "--watch 0"; do
     check_eq "--watch with $bad: exit 2, a message, no record" "2 1 0" \
         "$? $(wc -l <"$T_DIR/u.err") $(wc -c <"$T_DIR/u.out")"
 done
+# -i naming a pipe: each round must read the input from its start, so it is refused.
+mkfifo "$T_DIR/fifo"
+echo "$H/size/1" >"$T_DIR/fifo" &
+writer=$!
+"$SALVO" --watch 1 -i "$T_DIR/fifo" >"$T_DIR/f.out" 2>"$T_DIR/f.err"
+check_eq "--watch -i FIFO: exit 2, said, no record" "2 1 0" \
+    "$? $(grep -c 'regular file' "$T_DIR/f.err") $(wc -c <"$T_DIR/f.out")"
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
 finish
