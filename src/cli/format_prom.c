@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "checks.h"
-#include "report.h"
+#include "output.h"
 
 void prom_init(struct prom *p)
 {
@@ -153,7 +153,7 @@ static void put_label(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p != '\0') {
-        size_t bad, n = report_utf8_seq(p, &bad);
+        size_t bad, n = output_utf8_seq(p, &bad);
         if (n == 0) {
             fputs("\xef\xbf\xbd", out);
             p += bad;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "checks.h"
-#include "report.h"
+#include "output.h"
 
 #define RED    "\x1b[31m"
 #define GREEN  "\x1b[32m"
@@ -37,7 +37,7 @@ static void put_url(FILE *out, const char *url)
 {
     const unsigned char *p = (const unsigned char *)(url != NULL ? url : "");
     while (*p != '\0') {
-        size_t bad, n = report_utf8_seq(p, &bad);
+        size_t bad, n = output_utf8_seq(p, &bad);
         if (n == 0) {
             fputs("\xef\xbf\xbd", out);
             p += bad;

@@ -78,7 +78,7 @@ static void rec_putc(struct rec *o, int c)
  * then *bad is how many bytes the one U+FFFD replaces (at least 1). Table 3-7 of the
  * Unicode standard: no overlongs, no surrogates, nothing past U+10FFFF.
  */
-static size_t utf8_seq(const unsigned char *s, size_t *bad)
+size_t output_utf8_seq(const unsigned char *s, size_t *bad)
 {
     unsigned char lo = 0x80, hi = 0xbf;
     size_t n, i;
@@ -188,7 +188,7 @@ static void put_json_chars(struct rec *fp, const char *s)
             rec_write(fp, run, (size_t)(p - run));
         if (*p == '\0')
             break;
-        n = utf8_seq(p, &bad);
+        n = output_utf8_seq(p, &bad);
         if (n == 1) {
             put_ascii(fp, *p);
         } else if (n > 1) {

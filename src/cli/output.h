@@ -38,6 +38,11 @@ int output_json_record(FILE *fp, const salvo_result_t *r, const struct output_ex
  * Returns 0, or -1 when the stream reports an error. */
 int output_json_transition(FILE *fp, const salvo_transition_t *t);
 
+/* The length of the well-formed UTF-8 sequence at s (1 to 4; s is NUL-terminated), or 0
+ * when it is ill-formed, and then *bad is how many bytes one U+FFFD replaces (at least
+ * 1): the maximal-subpart rule every format uses. */
+size_t output_utf8_seq(const unsigned char *s, size_t *bad);
+
 /* Writes s as a JSON string literal (quotes included), or null when s is NULL. Invalid
  * UTF-8 becomes U+FFFD; control characters are escaped. */
 void output_json_string(FILE *fp, const char *s);

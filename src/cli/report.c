@@ -194,35 +194,3 @@ void report_free(struct report *rp)
     prom_free(&rp->prom);
     free(rp);
 }
-
-size_t report_utf8_seq(const unsigned char *s, size_t *bad)
-{
-    /* Table 3-7 of the Unicode standard: no overlongs, no surrogates, nothing past
-     * U+10FFFF; an ill-formed sequence is replaced by its maximal subpart. */
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        n = 2;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        n = 3;
-        lo = s[0] == 0xe0 ? 0xa0 : 0x80;
-        hi = s[0] == 0xed ? 0x9f : 0xbf;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        n = 4;
-        lo = s[0] == 0xf0 ? 0x90 : 0x80;
-        hi = s[0] == 0xf4 ? 0x8f : 0xbf;
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    /* The NUL terminator fails every range test, so the scan stops at the end. */
-    for (size_t i = 1; i < n; i++) {
-        if (s[i] < (i == 1 ? lo : 0x80) || s[i] > (i == 1 ? hi : 0xbf)) {
-            *bad = i;
-            return 0;
-        }
-    }
-    return n;
-}

@@ -56,9 +56,4 @@ int report_close(struct report *rp, int interrupted);
 
 void report_free(struct report *rp);
 
-/* For the formats: the length of the well-formed UTF-8 sequence at s (1 to 4; s is
- * NUL-terminated), or 0 when it is ill-formed, and then *bad is how many bytes one
- * U+FFFD replaces (at least 1). */
-size_t report_utf8_seq(const unsigned char *s, size_t *bad);
-
 #endif
