@@ -81,6 +81,7 @@ typedef enum salvo_err {
     SALVO_E_CANCELLED,          /* the run was interrupted before the request finished */
     SALVO_E_ABORTED,            /* the caller stopped the transfer from a response callback */
     SALVO_E_BAD_INPUT,          /* an input line that does not describe a request (the CLI) */
+    SALVO_E_PROXY,              /* a failure before the tunnel through the proxy was up */
     SALVO_E_COUNT               /* number of classes; not a class */
 } salvo_err_t;
 
@@ -149,6 +150,9 @@ typedef struct salvo_result {
     const struct salvo_header *headers; /* with salvo_request_ext_t.keep_headers: the final
                                            response's header fields, in order; else NULL */
     size_t headers_len;
+    const char *proxy; /* the proxy of the final attempt, "scheme://host:port" without
+                          credentials; NULL when none. remote_ip is then the proxy's
+                          address, and the TLS facts are the origin's */
 } salvo_result_t;
 
 /* One response header field, as received (the name's case kept, the value without the
@@ -342,8 +346,9 @@ typedef struct salvo_stats {
 SALVO_API void salvo_stats(const salvo_t *engine, salvo_stats_t *stats);
 
 /* One state change of a request, for salvo_set_trace. The strings are static names
- * ("queued", "resolving", "wait_ip", "connecting", "tls", "sending", "receiving",
- * "backoff", "done") and a short detail ("" when none); valid during the callback. */
+ * ("queued", "resolving", "wait_ip", "connecting", "proxy", "tls", "sending",
+ * "receiving", "backoff", "done"; "proxy" is the way through a proxy: TLS to it, the
+ * CONNECT or SOCKS5 exchange) and a short detail ("" when none); valid during the callback. */
 typedef struct salvo_transition {
     uint64_t index;     /* the request's index */
     double t_ms;        /* milliseconds from the start of the run */
@@ -359,6 +364,23 @@ typedef void salvo_trace_cb(const salvo_transition_t *t, void *user);
 /* Watches the life of every request: cb (NULL: stop) is called once per state change.
  * A setter rather than a config field, so that salvo_config_t keeps its layout. */
 SALVO_API void salvo_set_trace(salvo_t *engine, salvo_trace_cb *cb, void *user);
+
+/* Sends requests through proxies (as curl's -x, --noproxy): http_proxy for http://
+ * targets, https_proxy for https:// targets (either NULL or "" for none), each a URL
+ * "scheme://[user:pass@]host[:port]" with scheme http (absolute-form requests; https
+ * targets through a CONNECT tunnel), https (the same over TLS to the proxy, verified as
+ * targets are), socks5 (the target's name resolved here) or socks5h (resolved by the
+ * proxy); no scheme means http, no port 1080 (443 for https). TLS to an https target is
+ * always end to end, verified against the target. noproxy lists the hosts that go
+ * direct: names (a name matches itself and its subdomains; a leading dot is ignored), IP
+ * addresses or CIDR ranges, separated by commas or spaces; "*" alone matches all.
+ * Connections through a proxy are pooled apart from direct ones, per proxy and target.
+ * Credentials go to the proxy only, never into a result. Call before salvo_run; a later
+ * call replaces the settings for requests queued afterwards. Returns 0, or -1 with a
+ * one-line reason in err (which never holds a password); the blocking baseline has no
+ * proxy support and refuses any. */
+SALVO_API int salvo_set_proxy(salvo_t *engine, const char *http_proxy, const char *https_proxy,
+                              const char *noproxy, char *err, size_t errlen);
 
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */

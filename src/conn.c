@@ -95,9 +95,27 @@ int conn_tls_start(struct conn *c, struct tls_ctx *ctx, const char *host, int ho
     return 0;
 }
 
+void conn_push(struct conn *c, struct transport *t)
+{
+    c->top = t;
+}
+
+void conn_proxy_done(struct conn *c)
+{
+    c->proxy_top = c->top;
+}
+
 struct tls *conn_tls(const struct conn *c)
 {
-    return tls_transport_session(c->top);
+    return c->top == c->proxy_top ? NULL : tls_transport_session(c->top);
+}
+
+struct tls *conn_any_tls(const struct conn *c)
+{
+    for (const struct transport *t = c->top; t != NULL; t = t->lower)
+        if (tls_transport_session(t) != NULL)
+            return tls_transport_session(t);
+    return NULL;
 }
 
 int conn_handshake(struct conn *c)

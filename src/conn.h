@@ -40,6 +40,8 @@ struct conn {
     struct loop_io *io;           /* watcher (NULL when blocking); events go to the owner */
     struct tcp tcp;               /* the bottom layer */
     struct transport *top;        /* the top of the stack: &tcp.t, or TLS over it */
+    struct transport *proxy_top;  /* the top of the layers that reach a proxy (its TLS,
+                                     the tunnel), NULL when direct */
     struct sockaddr_storage addr; /* remote address */
     char remote_ip[64];           /* printable remote address */
     int connected;                /* the TCP connect completed */
@@ -67,8 +69,20 @@ int conn_connect_done(struct conn *c);
 int conn_tls_start(struct conn *c, struct tls_ctx *ctx, const char *host, int host_is_ip,
                    const char *origin_key, char *err, size_t errlen);
 
-/* The TLS session of the connection (facts, errors), NULL for plain HTTP. */
+/* Puts layer t (whose lower layer is the current top) on top of the stack. */
+void conn_push(struct conn *c, struct transport *t);
+
+/* Says that the layers so far reach the proxy: what is pushed from now on speaks to the
+ * target. */
+void conn_proxy_done(struct conn *c);
+
+/* The target's TLS session (facts, errors), NULL for plain HTTP (also when TLS runs to
+ * the proxy only). */
 struct tls *conn_tls(const struct conn *c);
+
+/* The TLS session nearest the top, the proxy's included: the one that failed, when a
+ * handshake with the proxy failed. */
+struct tls *conn_any_tls(const struct conn *c);
 
 /* Brings every layer up (the TLS handshake): 0 when done, CONN_AGAIN, CONN_ETLS, or
  * -errno from the socket. */

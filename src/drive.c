@@ -14,6 +14,7 @@
 
 #include "redirect.h"
 #include "sock.h"
+#include "tunnel.h"
 
 /* Bytes read from a socket per recv(), and recv() calls per readiness event: a bound
  * so that one fast response cannot keep the loop from everybody else (level-triggered
@@ -154,15 +155,31 @@ static int prepare(struct req *r)
 
 static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *data);
 
-/* Resolves the URL's host, then connects: the path of an attempt with no pooled
- * connection, and of a stale pooled connection's replay. */
+/* Looks up the next name: the target's when direct; through a proxy, the proxy's,
+ * after the target's for a socks5:// proxy, which is sent the target's address. */
+static void lookup_next(struct req *r)
+{
+    struct req_run *x = r->run;
+    const struct proxy *px = r->proxy;
+    int target_first = px != NULL && px->kind == PROXY_SOCKS5 && x->target_ip[0] == '\0';
+    x->to_proxy = px != NULL && !target_first;
+    x->dns_pending = 1;
+    if (x->to_proxy)
+        dns_resolve(r->eng->dns, px->host, px->port, &x->dnsw, on_dns, r);
+    else
+        dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
+}
+
+/* Resolves, then connects: the path of an attempt with no pooled connection, and of a
+ * stale pooled connection's replay. */
 static void resolve(struct req *r, const char *why)
 {
     struct req_run *x = r->run;
     req_set_state(r, REQ_RESOLVING, why);
     x->a.t_phase = loop_now_us();
-    x->dns_pending = 1;
-    dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
+    x->target_ip[0] = '\0';
+    x->proxy_layers = 0;
+    lookup_next(r);
 }
 
 /* An attempt on a connection from the pool: no DNS, connect or handshake. */
@@ -171,6 +188,7 @@ static void use_pooled(struct req *r, struct pool_conn *pc)
     struct req_run *x = r->run;
     x->pc = pc;
     x->a.reused = 1;
+    x->to_proxy = 0;
     snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", pc->c.remote_ip);
     conn_set_owner(&pc->c, on_io, r, "request", r->index);
     r->eng->stats.connections_reused++;
@@ -213,8 +231,19 @@ static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *dat
     struct req_run *x = r->run;
     x->dns_pending = 0;
     x->a.dns_ms = ans->from_cache ? 0 : ms_since(x->a.t_phase);
+    const char *why = ans->msg ? ans->msg : "lookup failed";
+    if (ans->err != SALVO_E_OK && x->to_proxy) {
+        attempt_failed(r, SALVO_E_PROXY, "resolving the proxy %s: %s", r->proxy->host, why);
+        return;
+    }
     if (ans->err != SALVO_E_OK) {
-        attempt_failed(r, ans->err, "%s: %s", r->url.host, ans->msg ? ans->msg : "lookup failed");
+        attempt_failed(r, ans->err, "%s: %s", r->url.host, why);
+        return;
+    }
+    if (!x->to_proxy && r->proxy != NULL) {
+        /* socks5://: the target's address is what the proxy is asked for. */
+        sock_addr_str((const struct sockaddr *)&ans->addrs[0], x->target_ip, sizeof x->target_ip);
+        lookup_next(r);
         return;
     }
     x->a.t_phase = loop_now_us();
@@ -233,6 +262,7 @@ static void on_ip_room(struct pool_ip_waiter *w, void *data)
 }
 
 static void start_tls(struct req *r);
+static void start_proxy(struct req *r);
 
 static void on_race(struct race *race, enum race_outcome outcome, void *data)
 {
@@ -244,7 +274,9 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
         conn_set_owner(&x->pc->c, on_io, r, "request", r->index);
         snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", x->pc->c.remote_ip);
         x->a.connect_ms = ms_since(x->a.t_phase);
-        if (r->url.tls)
+        if (r->proxy != NULL)
+            start_proxy(r);
+        else if (r->url.tls)
             start_tls(r);
         else
             start_send(r);
@@ -257,6 +289,11 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
     case RACE_FAILED:
     default:
         snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", race->last_ip);
+        if (x->to_proxy) {
+            attempt_failed(r, SALVO_E_PROXY, "connect to the proxy %s port %u: %s", race->last_ip,
+                           r->proxy->port, strerror(race->last_err));
+            return;
+        }
         attempt_failed(r, req_errno_class(race->last_err, REQ_CONNECTING),
                        "connect to %s port %u: %s", race->last_ip, r->url.port,
                        strerror(race->last_err));
@@ -305,6 +342,118 @@ static void start_tls(struct req *r)
     /* The ClientHello must go out now: the server says nothing until it has one, so no
      * event would ever start the handshake. */
     step_tls(r);
+}
+
+/* ---- through a proxy ------------------------------------------------------------------ */
+
+/* Fails the attempt for a handshake with the proxy that returned rc. */
+static void proxy_failed(struct req *r, int rc)
+{
+    struct conn *c = req_conn(r);
+    if (rc == TUNNEL_EREFUSED) {
+        int final;
+        const char *why = tunnel_error(c->top, &final);
+        r->run->a.proxy_refused = final;
+        attempt_failed(r, SALVO_E_PROXY, "%s", why);
+    } else if (rc == CONN_ETLS) {
+        const char *why = NULL;
+        (void)tls_error(conn_any_tls(c), &why);
+        attempt_failed(r, SALVO_E_PROXY, "TLS to the proxy: %s", why ? why : "handshake failed");
+    } else {
+        attempt_failed(r, SALVO_E_PROXY, "talking to the proxy: %s", strerror(-rc));
+    }
+}
+
+/* The tunnel a connection needs: to an https:// target, a CONNECT through an HTTP
+ * proxy (an http:// target is asked for in absolute form, no tunnel); through SOCKS5,
+ * always. */
+static struct transport *new_tunnel(struct req *r, struct transport *lower)
+{
+    const struct proxy *px = r->proxy;
+    if (proxy_is_http(px)) {
+        char authority[300];
+        snprintf(authority, sizeof authority, r->url.host_is_ip == 6 ? "[%s]:%u" : "%s:%u",
+                 r->url.host, r->url.port);
+        return tunnel_connect_new(lower, authority, px->basic_auth, r->eng->user_agent);
+    }
+    int by_name = px->kind == PROXY_SOCKS5H && !r->url.host_is_ip;
+    const char *host = px->kind == PROXY_SOCKS5 ? r->run->target_ip : r->url.host;
+    return tunnel_socks5_new(lower, host, by_name, r->url.port, px->user, px->pass);
+}
+
+/* Puts the next layer the way through the proxy needs on the connection: TLS to an
+ * https:// proxy, then the tunnel. Returns 1 when one was pushed, 0 when the way is
+ * complete, -1 when the attempt failed. */
+static int push_proxy_layer(struct req *r)
+{
+    const struct proxy *px = r->proxy;
+    struct req_run *x = r->run;
+    struct conn *c = req_conn(r);
+    struct salvo *eng = r->eng;
+    int tls_layers = px->kind == PROXY_HTTPS;
+    int tunnel_layers = !proxy_is_http(px) || r->url.tls;
+    if (x->proxy_layers == tls_layers + tunnel_layers)
+        return 0;
+    if (x->proxy_layers < tls_layers) {
+        char err[256], key[300];
+        if (engine_tls(eng) == NULL) {
+            attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", eng->tls_err);
+            return -1;
+        }
+        /* Its own session cache entry: a proxy's session never resumes a target's. */
+        snprintf(key, sizeof key, "proxy %s:%u", px->host, px->port);
+        if (conn_tls_start(c, eng->tls, px->host, px->host_is_ip != 0, key, err, sizeof err) < 0) {
+            attempt_failed(r, SALVO_E_RESOURCE, "TLS set-up failed: %s", err);
+            return -1;
+        }
+    } else {
+        struct transport *t = new_tunnel(r, c->top);
+        if (t == NULL) {
+            attempt_failed(r, SALVO_E_PROXY,
+                           "cannot ask the proxy for a tunnel (out of memory, "
+                           "or a name or credentials too long for SOCKS5)");
+            return -1;
+        }
+        conn_push(c, t);
+    }
+    x->proxy_layers++;
+    return 1;
+}
+
+/* Brings each layer to the proxy up in turn, then goes on as a direct connection would
+ * after its connect. */
+static void step_proxy(struct req *r)
+{
+    struct conn *c = req_conn(r);
+    for (;;) {
+        int rc = conn_handshake(c);
+        if (rc == CONN_AGAIN)
+            return;
+        if (rc != 0) {
+            proxy_failed(r, rc);
+            return;
+        }
+        rc = push_proxy_layer(r);
+        if (rc < 0)
+            return;
+        if (rc == 0)
+            break;
+    }
+    r->run->to_proxy = 0;
+    conn_proxy_done(c);
+    r->run->a.connect_ms = ms_since(r->run->a.t_phase); /* the connect and the way through */
+    if (r->url.tls)
+        start_tls(r);
+    else
+        start_send(r);
+}
+
+static void start_proxy(struct req *r)
+{
+    req_set_state(r, REQ_PROXY, r->proxy->shown);
+    /* The first message (a ClientHello, CONNECT, the SOCKS5 greeting) goes out now: the
+     * proxy says nothing until it has one. */
+    step_proxy(r);
 }
 
 /* ---- send and receive ---------------------------------------------------------------- */
@@ -373,7 +522,10 @@ static void start_send(struct req *r)
         .body_len = r->body ? r->body->len : 0,
         .keepalive = eng->cfg.keepalive && !r->conn_close,
         .compressed = 1,
+        .absolute_form = r->proxy != NULL && proxy_is_http(r->proxy) && !r->url.tls,
     };
+    if (hr.absolute_form)
+        hr.proxy_auth = r->proxy->basic_auth;
     buf_reset(&x->wire);
     x->body_sent = 0;
     int rc = http1_write_head(&x->wire, &hr);
@@ -501,6 +653,9 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
     (void)w;
     struct req *r = data;
     switch (r->state) {
+    case REQ_PROXY:
+        step_proxy(r);
+        break;
     case REQ_TLS:
         step_tls(r);
         break;
@@ -518,9 +673,11 @@ static void on_io(struct loop_io *w, unsigned events, void *data)
 
 /* ---- deadlines ------------------------------------------------------------------------- */
 
-static salvo_err_t deadline_class(enum req_state s)
+static salvo_err_t deadline_class(const struct req *r)
 {
-    switch (s) {
+    if (r->run->to_proxy)
+        return SALVO_E_PROXY; /* still on the way to the proxy */
+    switch (r->state) {
     case REQ_RESOLVING:
         return SALVO_E_DNS_TIMEOUT;
     case REQ_CONNECTING:
@@ -534,7 +691,7 @@ static salvo_err_t deadline_class(enum req_state s)
 
 static void deadline_passed(struct req *r, const char *which, double secs)
 {
-    attempt_failed(r, deadline_class(r->state), "%s of %g s passed while %s", which, secs,
+    attempt_failed(r, deadline_class(r), "%s of %g s passed while %s", which, secs,
                    req_state_name(r->state));
 }
 

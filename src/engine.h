@@ -20,6 +20,7 @@
 #include "list.h"
 #include "loop.h"
 #include "pool.h"
+#include "proxy.h"
 #include "salvo.h"
 #include "tls.h"
 
@@ -34,14 +35,15 @@ struct salvo {
     char **resolve;
     struct loop *loop;
     struct dns *dns;
-    struct pool *pool;          /* origins, idle connections, per-host and per-IP caps */
-    struct limiter limiter;     /* global slots and the origins' lanes of waiters */
-    struct req_body *last_body; /* the last body submitted, shared with the next alike */
-    struct req_run *run_cache;  /* finished requests' run state, for the next ones */
-    size_t n_run_cache;         /* at most slots */
-    struct tls_ctx *tls;        /* NULL until the first https request */
-    char tls_err[256];          /* why tls_ctx_new failed, when it did */
-    char last_error[256];       /* why the last salvo_submit failed, "" when none */
+    struct pool *pool;              /* origins, idle connections, per-host and per-IP caps */
+    struct limiter limiter;         /* global slots and the origins' lanes of waiters */
+    struct req_body *last_body;     /* the last body submitted, shared with the next alike */
+    struct req_run *run_cache;      /* finished requests' run state, for the next ones */
+    size_t n_run_cache;             /* at most slots */
+    struct tls_ctx *tls;            /* NULL until the first https request */
+    struct proxy_settings *proxies; /* salvo_set_proxy's, NULL when none */
+    char tls_err[256];              /* why tls_ctx_new failed, when it did */
+    char last_error[256];           /* why the last salvo_submit failed, "" when none */
     int tls_failed;
     salvo_trace_cb *trace; /* salvo_set_trace's callback, NULL when none */
     void *trace_user;

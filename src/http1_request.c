@@ -148,6 +148,7 @@ static int request_valid(const struct http1_request *req)
     if (req->method == NULL || !is_token(req->method, strlen(req->method)) || req->url == NULL ||
         req->url->target == NULL || req->url->authority == NULL || has_crlf(req->url->target) ||
         has_crlf(req->url->authority) || (req->user_agent != NULL && has_crlf(req->user_agent)) ||
+        (req->proxy_auth != NULL && has_crlf(req->proxy_auth)) ||
         (req->body == NULL && req->body_len > 0))
         return 0;
     for (i = 0; i < req->headers_len; i++)
@@ -204,6 +205,11 @@ static int write_head(struct buf *out, const struct http1_request *req)
     rc = buf_append_str(out, req->method);
     if (rc == 0)
         rc = buf_append(out, " ", 1);
+    if (rc == 0 && req->absolute_form) {
+        rc = buf_append_str(out, "http://");
+        if (rc == 0)
+            rc = buf_append_str(out, req->url->authority);
+    }
     if (rc == 0)
         rc = line(out, req->url->target, " HTTP/1.1", NULL);
     if (rc == 0)
@@ -214,6 +220,8 @@ static int write_head(struct buf *out, const struct http1_request *req)
         rc = write_default(out, req, "Accept", "*/*");
     if (rc == 0)
         rc = write_default(out, req, "Accept-Encoding", req->compressed ? "gzip, deflate" : NULL);
+    if (rc == 0 && req->proxy_auth != NULL)
+        rc = line(out, "Proxy-Authorization: ", req->proxy_auth, NULL);
     /* Defaults the user replaced were written in the defaults' place (Host first). */
     for (i = 0; rc == 0 && i < req->headers_len; i++)
         if (!is_default(req->headers[i]))

@@ -19,8 +19,10 @@ struct http1_request {
     size_t headers_len;
     const void *body; /* NULL for none */
     size_t body_len;
-    int keepalive;  /* 0: send "Connection: close" */
-    int compressed; /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
+    int keepalive;     /* 0: send "Connection: close" */
+    int compressed;    /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
+    int absolute_form; /* to an HTTP proxy: "GET http://host/path HTTP/1.1" */
+    const char *proxy_auth; /* value of Proxy-Authorization, NULL for none */
 };
 
 /* Checks what a caller may set on a request before it is queued: the method must be an

@@ -89,11 +89,13 @@ static int grow_buckets(struct pool *p)
     return 0;
 }
 
-struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port)
+struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port,
+                           const char *via)
 {
     /* "https://host:port" built by hand: this runs for every request queued. Host names
-     * are at most 255 bytes (url.c and dns.c refuse longer ones), so the key always fits. */
-    char key[600];
+     * are at most 255 bytes (url.c and dns.c refuse longer ones), so the key always fits;
+     * a proxy's name is cut where it would not (two such proxies would share origins). */
+    char key[900];
     const char *scheme = tls ? "https://" : "http://";
     size_t sl = strlen(scheme), hl = strnlen(host, sizeof key - sl - 7);
     memcpy(key, scheme, sl);
@@ -110,6 +112,8 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
     while (nd > 0)
         *w++ = digits[--nd];
     *w = '\0';
+    if (via != NULL)
+        snprintf(w, sizeof key - (size_t)(w - key), " via %s", via);
     size_t k = hash_str(key) & (p->nbuckets - 1);
     for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket) {
         if (strcmp(o->key, key) == 0) {

@@ -38,7 +38,7 @@ struct pool;
 
 struct origin {
     struct origin *next_in_bucket; /* hash chain */
-    char *key;                     /* "https://host:port" */
+    char *key;                     /* "https://host:port", plus " via PROXY" */
     struct list idle;              /* idle pool_conns, most recently used first */
     size_t n_idle;
     size_t refs;       /* references from pool_origin, besides connections */
@@ -76,9 +76,11 @@ struct pool_stats {
 int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg);
 void pool_free(struct pool *p); /* closes every idle connection; no busy one may remain */
 
-/* A reference to the origin of a parsed URL's scheme, host and port, created if needed
- * (NULL on OOM). Give it back with pool_origin_unref. */
-struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port);
+/* A reference to the origin of a parsed URL's scheme, host and port, reached through
+ * the proxy `via` ("scheme://host:port", NULL: direct), created if needed (NULL on OOM).
+ * Give it back with pool_origin_unref. */
+struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port,
+                           const char *via);
 /* Gives a reference back; the origin is freed when none is left and no connection. */
 void pool_origin_unref(struct pool *p, struct origin *o);
 

@@ -91,5 +91,6 @@ salvo_attempt_t *record_fill(const struct req *r, salvo_result_t *res)
     if (r->eng->cfg.follow_redirects && r->url_err == SALVO_E_OK)
         res->final_url = r->final_url ? r->final_url : res->url;
     res->redirects = r->redirects;
+    res->proxy = r->attempts > 0 && r->proxy != NULL ? r->proxy->shown : NULL;
     return fill_log(r, res);
 }

@@ -79,15 +79,11 @@ void req_engine_free(struct salvo *eng)
 /* ---- states -------------------------------------------------------------------------- */
 
 static const char *const state_names[REQ_STATE_COUNT] = {
-    [REQ_QUEUED] = "queued",
-    [REQ_RESOLVING] = "resolving",
-    [REQ_WAIT_IP] = "wait_ip",
-    [REQ_CONNECTING] = "connecting",
-    [REQ_TLS] = "tls",
-    [REQ_SENDING] = "sending",
-    [REQ_RECEIVING] = "receiving",
-    [REQ_BACKOFF] = "backoff",
-    [REQ_DONE] = "done",
+    [REQ_QUEUED] = "queued",   [REQ_RESOLVING] = "resolving",
+    [REQ_WAIT_IP] = "wait_ip", [REQ_CONNECTING] = "connecting",
+    [REQ_PROXY] = "proxy",     [REQ_TLS] = "tls",
+    [REQ_SENDING] = "sending", [REQ_RECEIVING] = "receiving",
+    [REQ_BACKOFF] = "backoff", [REQ_DONE] = "done",
 };
 
 const char *req_state_name(enum req_state s)
@@ -104,8 +100,9 @@ static const unsigned allowed[REQ_STATE_COUNT] = {
     [REQ_QUEUED] = TO(REQ_RESOLVING) | TO(REQ_SENDING) | TO(REQ_DONE),
     [REQ_RESOLVING] = TO(REQ_WAIT_IP) | TO(REQ_CONNECTING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
     [REQ_WAIT_IP] = TO(REQ_CONNECTING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
-    [REQ_CONNECTING] =
-        TO(REQ_WAIT_IP) | TO(REQ_TLS) | TO(REQ_SENDING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_CONNECTING] = TO(REQ_WAIT_IP) | TO(REQ_PROXY) | TO(REQ_TLS) | TO(REQ_SENDING) |
+                       TO(REQ_BACKOFF) | TO(REQ_DONE),
+    [REQ_PROXY] = TO(REQ_TLS) | TO(REQ_SENDING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
     [REQ_TLS] = TO(REQ_SENDING) | TO(REQ_BACKOFF) | TO(REQ_DONE),
     [REQ_SENDING] =
         TO(REQ_RECEIVING) | TO(REQ_RESOLVING) | TO(REQ_QUEUED) | TO(REQ_BACKOFF) | TO(REQ_DONE),
@@ -117,7 +114,7 @@ static const unsigned allowed[REQ_STATE_COUNT] = {
 /* The connect deadline covers looking up, connecting and the handshake. */
 static int connect_phase(enum req_state s)
 {
-    return s == REQ_RESOLVING || s == REQ_CONNECTING || s == REQ_TLS;
+    return s == REQ_RESOLVING || s == REQ_CONNECTING || s == REQ_PROXY || s == REQ_TLS;
 }
 
 /* The attempt deadline covers the attempt, except waiting for another site's
@@ -324,11 +321,15 @@ void req_discard(struct req *r)
 
 int req_take_origin(struct req *r)
 {
-    struct origin *o = pool_origin(r->eng->pool, r->url.tls, r->url.host, r->url.port);
+    const struct proxy *px =
+        r->eng->proxies ? proxy_pick(r->eng->proxies, r->url.tls, r->url.host) : NULL;
+    struct origin *o = pool_origin(r->eng->pool, r->url.tls, r->url.host, r->url.port,
+                                   px != NULL ? px->shown : NULL);
     if (o == NULL)
         return -ENOMEM;
     req_drop_origin(r);
     r->origin = o;
+    r->proxy = px;
     return 0;
 }
 
@@ -448,6 +449,7 @@ void req_attempt_reset(struct req_attempt *a, uint64_t now)
     a->remote_ip[0] = '\0';
     a->tls_resumed = -1;
     a->reused = 0;
+    a->proxy_refused = 0;
     a->tls.have = a->tls.have_cert = 0;
 }
 
@@ -548,6 +550,9 @@ int req_retry_decision(struct req *r, salvo_err_t err, int status, uint64_t *sle
     const salvo_config_t *c = &r->eng->cfg;
     double secs;
     if (err != SALVO_E_OK ? !salvo_err_retryable(err) : !retry_status_retryable(status))
+        return 0;
+    /* A proxy that refused (4xx to CONNECT, SOCKS5 credentials or rules) refuses again. */
+    if (err == SALVO_E_PROXY && r->run->a.proxy_refused)
         return 0;
     /* The caller's callback stopped it: that is the caller's decision, not a failure to
      * try again (a full disk stays full). */

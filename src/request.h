@@ -30,6 +30,7 @@
 #include "list.h"
 #include "loop.h"
 #include "pool.h"
+#include "proxy.h"
 #include "race.h"
 #include "salvo.h"
 #include "url.h"
@@ -41,7 +42,8 @@ enum req_state {
     REQ_QUEUED,     /* waiting for a global slot and room in its origin */
     REQ_RESOLVING,  /* waiting for DNS */
     REQ_WAIT_IP,    /* waiting for room at the remote address (--per-ip); no deadline */
-    REQ_CONNECTING, /* the TCP connect race */
+    REQ_CONNECTING, /* the TCP connect race (to the proxy, when there is one) */
+    REQ_PROXY,      /* the way through the proxy: TLS to it, the CONNECT or SOCKS5 exchange */
     REQ_TLS,        /* the TLS handshake */
     REQ_SENDING,    /* writing the request */
     REQ_RECEIVING,  /* reading the response */
@@ -83,6 +85,7 @@ struct req_attempt {
     char remote_ip[64];       /* "" when no connection was made */
     int tls_resumed;          /* -1 when no TLS */
     int reused;               /* the attempt used a pooled connection */
+    int proxy_refused;        /* the proxy refused for good (tunnel.h): not retried */
     struct req_tls_facts tls; /* valid per its own flags */
 };
 
@@ -102,6 +105,11 @@ struct req_run {
     int reserved;                    /* holds room in its origin */
     int replayed;                    /* a stale pooled connection was replaced */
     struct pool_ip_waiter ipw;       /* waiting for room at the remote IP */
+    int to_proxy;                    /* resolving, reaching or handshaking the proxy: a
+                                        failure now is the proxy's */
+    char target_ip[64];              /* socks5://: the target's address, resolved here;
+                                        "" before the lookup */
+    int proxy_layers;                /* layers pushed for the proxy (its TLS, the tunnel) */
     struct http1 http;               /* the response parser */
     struct buf wire;                 /* the request head, per attempt */
     size_t body_sent;                /* body bytes the connection took */
@@ -131,16 +139,17 @@ struct req {
     struct list live; /* in engine->live until completed, then in engine->completed */
     struct salvo *eng;
     enum req_state state;
-    uint64_t index;        /* echoed in the result */
-    char *url_str;         /* as submitted */
-    char *url_shown;       /* url_str with its password masked, NULL when it has none */
-    struct url url;        /* the current URL (after redirects), when url_err is OK */
-    salvo_err_t url_err;   /* why url_str was refused, SALVO_E_OK when it parsed */
-    char *url_msg;         /* the reason (malloc'd), NULL when it parsed */
-    char *final_url;       /* with -L: the URL of the last hop (malloc'd) */
-    struct origin *origin; /* a reference to the current URL's origin, NULL when none */
-    char *method;          /* as given, or GET / POST */
-    char **headers;        /* copies of the caller's header lines */
+    uint64_t index;            /* echoed in the result */
+    char *url_str;             /* as submitted */
+    char *url_shown;           /* url_str with its password masked, NULL when it has none */
+    struct url url;            /* the current URL (after redirects), when url_err is OK */
+    salvo_err_t url_err;       /* why url_str was refused, SALVO_E_OK when it parsed */
+    char *url_msg;             /* the reason (malloc'd), NULL when it parsed */
+    char *final_url;           /* with -L: the URL of the last hop (malloc'd) */
+    struct origin *origin;     /* a reference to the current URL's origin, NULL when none */
+    const struct proxy *proxy; /* the current URL's proxy (the engine's), NULL: direct */
+    char *method;              /* as given, or GET / POST */
+    char **headers;            /* copies of the caller's header lines */
     size_t headers_len;
     struct req_body *body; /* request body (shared), NULL for none */
     int is_head;           /* HEAD: the response has no body */
@@ -187,7 +196,8 @@ void req_set_ext(struct req *r, const salvo_request_ext_t *ext);
 void req_discard(struct req *r);
 
 /* Takes a reference to the origin of r's current URL into r->origin (dropping the one
- * it held). Returns 0 or -ENOMEM. */
+ * it held), and picks the proxy it goes through: connections through a proxy belong to
+ * an origin of their own. Returns 0 or -ENOMEM. */
 int req_take_origin(struct req *r);
 void req_drop_origin(struct req *r);
 

@@ -40,6 +40,7 @@ static const struct err_class classes[] = {
     [SALVO_E_CANCELLED] = {"cancelled", 0},
     [SALVO_E_ABORTED] = {"aborted", 0},
     [SALVO_E_BAD_INPUT] = {"bad_input", 0},
+    [SALVO_E_PROXY] = {"proxy", 1}, /* not when the proxy answered 4xx (request.c) */
 };
 
 _Static_assert(sizeof(classes) / sizeof(classes[0]) == SALVO_E_COUNT,

@@ -346,6 +346,38 @@ SALVO_API void salvo_set_trace(salvo_t *eng, salvo_trace_cb *cb, void *user)
     eng->trace_user = user;
 }
 
+SALVO_API int salvo_set_proxy(salvo_t *eng, const char *http_proxy, const char *https_proxy,
+                              const char *noproxy, char *err, size_t errlen)
+{
+    if (eng->cfg.blocking) {
+        snprintf(err, errlen, "the blocking baseline does not go through proxies");
+        return -1;
+    }
+    struct proxy_settings *s = malloc(sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (proxy_settings_init(s, http_proxy, https_proxy, noproxy, err, errlen) < 0) {
+        free(s);
+        return -1;
+    }
+    /* Requests queued under the old settings point into them: kept until salvo_free. */
+    s->older = eng->proxies;
+    eng->proxies = s;
+    return 0;
+}
+
+static void free_proxies(salvo_t *eng)
+{
+    while (eng->proxies != NULL) {
+        struct proxy_settings *s = eng->proxies;
+        eng->proxies = s->older;
+        proxy_settings_free(s);
+        free(s);
+    }
+}
+
 SALVO_API int salvo_run(salvo_t *eng)
 {
     if (eng->running)
@@ -427,6 +459,7 @@ SALVO_API void salvo_free(salvo_t *eng)
         free(eng->resolve[i]);
     free(eng->resolve);
     req_engine_free(eng);
+    free_proxies(eng);
     limiter_free(&eng->limiter);
     free(eng->user_agent);
     free(eng->dns_servers);

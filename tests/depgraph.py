@@ -39,11 +39,11 @@ LAYERS = [
     ("api", ["salvo"]),
     ("drivers", ["drive", "blocking"]),
     ("core", ["request", "limiter"]),
-    ("services", ["pool", "dns", "race", "record", "redirect", "retry", "result", "trace"]),
+    ("services", ["pool", "dns", "race", "record", "redirect", "retry", "result", "trace", "proxy"]),
     ("connections", ["conn", "http1", "http1_body", "http1_request"]),
     (
         "transports",
-        ["tcp", "tls_transport", "tls", "chunked", "decode", "dns_cache", "url", "sock"],
+        ["tcp", "tls_transport", "tunnel", "tls", "chunked", "decode", "dns_cache", "url", "sock"],
     ),
     ("base", ["loop", "timer_heap", "buf"]),
 ]

@@ -50,6 +50,9 @@ static const char usage_text[] =
     "      --resolve HOST:PORT:ADDR  pin a name to an address, repeatable\n"
     "      --dns-servers ADDR[:PORT][,...]  resolvers to use\n"
     "      --blocking             the blocking baseline, one URL at a time\n"
+    "  -x, --proxy URL            http://, https://, socks5:// or socks5h:// proxy\n"
+    "                             (else http_proxy, https_proxy, all_proxy from the env)\n"
+    "      --noproxy LIST         hosts that go direct, * = all (else no_proxy)\n"
     "\n"
     "TLS:\n"
     "  -k, --insecure             skip TLS certificate verification\n"
@@ -121,6 +124,7 @@ enum {
     OPT_DEBUG_LOOP,
     OPT_FORMAT,
     OPT_SUMMARY,
+    OPT_NOPROXY,
 };
 
 static const struct option long_opts[] = {
@@ -153,6 +157,8 @@ static const struct option long_opts[] = {
     {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
     {"attempt-log", no_argument, NULL, OPT_ATTEMPT_LOG},
     {"blocking", no_argument, NULL, OPT_BLOCKING},
+    {"proxy", required_argument, NULL, 'x'},
+    {"noproxy", required_argument, NULL, OPT_NOPROXY},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"headers", no_argument, NULL, OPT_HEADERS},
     {"body", required_argument, NULL, OPT_BODY},
@@ -428,6 +434,12 @@ static int apply(struct cli *c, int opt, const char *arg)
     case OPT_BLOCKING:
         g->blocking = 1;
         return 0;
+    case 'x':
+        c->proxy = arg;
+        return 0;
+    case OPT_NOPROXY:
+        c->noproxy = arg;
+        return 0;
     case OPT_TRACE:
         c->trace_path = arg;
         return 0;
@@ -508,7 +520,7 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
     checks_init(&c->checks);
     opterr = 0; /* our own one-line messages */
     int opt;
-    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:kLshV", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:x:kLshV", long_opts, NULL)) != -1) {
         if (opt == ':') {
             fprintf(stderr, "salvo: option '%s' needs a value (see salvo --help)\n",
                     argv[optind - 1]);
@@ -525,6 +537,11 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
     if (c->resume && (c->output_path == NULL || strcmp(c->output_path, "-") == 0 ||
                       (c->format != CLI_FORMAT_AUTO && c->format != CLI_FORMAT_JSONL))) {
         fprintf(stderr, "salvo: --resume needs -o FILE with JSON Lines records "
+                        "(see salvo --help)\n");
+        return CLI_USAGE;
+    }
+    if (c->cfg.blocking && c->proxy != NULL && *c->proxy != '\0') {
+        fprintf(stderr, "salvo: --blocking does not go through proxies: drop -x "
                         "(see salvo --help)\n");
         return CLI_USAGE;
     }

@@ -41,6 +41,8 @@ struct cli {
     const char *compare_path; /* --compare FILE, NULL when not given */
     int resume;               /* --resume: finish the run whose records -o holds */
     double watch;             /* --watch SEC: a round every SEC seconds; 0: one run */
+    const char *proxy;        /* -x URL, "" for none, NULL when not given */
+    const char *noproxy;      /* --noproxy LIST, NULL when not given */
     char **urls;              /* URL arguments (borrowed from argv) */
     size_t nurls;
     const char **headers; /* -H values (borrowed from argv) */

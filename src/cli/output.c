@@ -450,6 +450,7 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
     else
         rec_puts(fp, "null");
     put_str(fp, K("change"), compare_name(x->change));
+    put_str(fp, K("proxy"), r->proxy);
     rec_puts(fp, "}\n");
     rec_flush(fp);
     return ferror(out) ? -1 : 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "output.h"
+#include "proxy_env.h"
 #include "shard.h"
 #include "target.h"
 
@@ -357,6 +358,30 @@ void run_install_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Hands the engine the proxies of -x, --noproxy and the environment. Returns 0, or -1
+ * when one is not a proxy URL (said on stderr). */
+static int use_proxies(struct run *run)
+{
+    struct proxy_choice pc;
+    char err[256];
+    proxy_env_choose(run->cli->proxy, run->cli->noproxy, &pc);
+    if (pc.http == NULL && pc.https == NULL)
+        return 0;
+    if (run->cli->cfg.blocking) {
+        fprintf(stderr, "salvo: warning: --blocking ignores the proxy in %s\n",
+                pc.http != NULL ? pc.http_from : pc.https_from);
+        return 0;
+    }
+    if (salvo_set_proxy(run->engine, pc.http, pc.https, pc.noproxy, err, sizeof err) == 0)
+        return 0;
+    /* Which setting was wrong: each one alone says. */
+    const char *from = pc.http_from;
+    if (pc.http == NULL || salvo_set_proxy(run->engine, pc.http, NULL, NULL, err, sizeof err) == 0)
+        from = pc.https_from;
+    fprintf(stderr, "salvo: the proxy in %s: %s\n", from, err);
+    return -1;
+}
+
 /* The engine, fed from run's input. Returns 0, or -1 (said on stderr). */
 int run_start_engine(struct run *run)
 {
@@ -369,6 +394,11 @@ int run_start_engine(struct run *run)
     }
     if (warn[0])
         fprintf(stderr, "salvo: warning: %s\n", warn);
+    if (use_proxies(run) < 0) {
+        salvo_free(run->engine);
+        run->engine = NULL;
+        return -1;
+    }
     if (run->trace != NULL)
         salvo_set_trace(run->engine, on_trace, run);
     return 0;

@@ -43,7 +43,7 @@ check_eq "100,000 interim responses before the 200 -> too_large" "too_large null
 check_le "... without a hang ($el s)" "$el" 5
 
 # Every field of CONTRACT.md is present in every record.
-fields='["index","url","ok","status","error","message","attempts","remote_ip","bytes","wire_bytes","queue_ms","dns_ms","connect_ms","tls_ms","ttfb_ms","transfer_ms","total_ms","reused","tls_version","tls_cipher","alpn","tls_resumed","cert_expiry","chain_expiry","cert_days_left","cert_subject","cert_issuer","final_url","redirects","sha256","attempts_log","start_ms","name","headers","body","body_file","checks_failed","round","change"]'
+fields='["index","url","ok","status","error","message","attempts","remote_ip","bytes","wire_bytes","queue_ms","dns_ms","connect_ms","tls_ms","ttfb_ms","transfer_ms","total_ms","reused","tls_version","tls_cipher","alpn","tls_resumed","cert_expiry","chain_expiry","cert_days_left","cert_subject","cert_issuer","final_url","redirects","sha256","attempts_log","start_ms","name","headers","body","body_file","checks_failed","round","change","proxy"]'
 check_eq "every record has every field" 0 \
     "$(jq -c --argjson f "$fields" 'select((keys_unsorted - $f | length) > 0 or ($f - keys_unsorted | length) > 0)' "$out" | wc -l)"
 check_eq "timings of a plain-HTTP success" "true" \

@@ -140,9 +140,9 @@ static void test_slots_never_exceeded(void **state)
 {
     struct fixture *f = *state;
     struct origin *o[3] = {
-        pool_origin(f->pool, 0, "a.test", 80),
-        pool_origin(f->pool, 0, "b.test", 80),
-        pool_origin(f->pool, 1, "a.test", 443),
+        pool_origin(f->pool, 0, "a.test", 80, NULL),
+        pool_origin(f->pool, 0, "b.test", 80, NULL),
+        pool_origin(f->pool, 1, "a.test", 443, NULL),
     };
     struct waiter w[12];
     f->lim.slots = 3;
@@ -195,8 +195,8 @@ static size_t first_grant_of(const struct origin *o)
 static void test_round_robin(void **state)
 {
     struct fixture *f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
-    struct origin *b = pool_origin(f->pool, 0, "b.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
+    struct origin *b = pool_origin(f->pool, 0, "b.test", 80, NULL);
     struct waiter wa[10], wb;
     f->lim.slots = 2;
 
@@ -234,9 +234,9 @@ static void test_round_robin_three(void **state)
 {
     struct fixture *f = *state;
     struct origin *o[3] = {
-        pool_origin(f->pool, 0, "a.test", 80),
-        pool_origin(f->pool, 0, "b.test", 80),
-        pool_origin(f->pool, 0, "c.test", 80),
+        pool_origin(f->pool, 0, "a.test", 80, NULL),
+        pool_origin(f->pool, 0, "b.test", 80, NULL),
+        pool_origin(f->pool, 0, "c.test", 80, NULL),
     };
     int per[3] = {6, 1, 3};
     struct waiter w[10];
@@ -269,7 +269,7 @@ static void test_round_robin_three(void **state)
 static void test_at_front(void **state)
 {
     struct fixture *f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
     struct waiter w1, w2, back;
     f->lim.slots = 1;
 
@@ -298,8 +298,8 @@ static void test_at_front(void **state)
 static void test_cancel(void **state)
 {
     struct fixture *f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
-    struct origin *b = pool_origin(f->pool, 0, "b.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
+    struct origin *b = pool_origin(f->pool, 0, "b.test", 80, NULL);
     struct waiter w1, w2, w3, lone, never;
 
     waiter_init(f, &w1, "w1", a);
@@ -359,8 +359,8 @@ static int setup_per_host_1(void **state)
 static void test_origin_without_room(void **state)
 {
     struct fixture *f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
-    struct origin *b = pool_origin(f->pool, 0, "b.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
+    struct origin *b = pool_origin(f->pool, 0, "b.test", 80, NULL);
     struct waiter wa[3], wb[2];
 
     pool_reserve(f->pool, a); /* A's one connection, busy elsewhere */
@@ -419,7 +419,7 @@ static void test_origin_without_room(void **state)
 static void test_grant_hands_idle_connection(void **state)
 {
     struct fixture *f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
     struct waiter w1, w2;
     int err = 0;
 
@@ -477,7 +477,7 @@ static void on_granted_quick(struct limiter_waiter *w, struct pool_conn *pc, voi
 static void test_release_inside_grant(void **state)
 {
     struct fixture *f = quick_f = *state;
-    struct origin *a = pool_origin(f->pool, 0, "a.test", 80);
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
     struct waiter w[5];
     f->lim.slots = 1;
 

@@ -127,7 +127,8 @@ static void test_full_record(void **state)
            "\"tls_ms\":12.346,\"ttfb_ms\":3.000,\"remote_ip\":\"127.0.0.2\","
            "\"reused\":true,\"backoff_ms\":null}],\"start_ms\":17.500,\"name\":null,\"headers\":"
            "null,\"body\":"
-           "null,\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null}\n");
+           "null,\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null,"
+           "\"proxy\":null}\n");
     free(s);
 
     /* Without --attempt-log the field is there, and null. */
@@ -135,7 +136,8 @@ static void test_full_record(void **state)
     assert_non_null(strstr(s, ",\"sha256\":\"e3b0"));
     assert_non_null(strstr(
         s, "\"attempts_log\":null,\"start_ms\":17.500,\"name\":null,\"headers\":null,\"body\":"
-           "null,\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null}\n"));
+           "null,\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null,"
+           "\"proxy\":null}\n"));
     free(s);
 }
 
@@ -161,7 +163,7 @@ static void test_null_record(void **state)
            "\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,\"sha256\":null,"
            "\"attempts_log\":[],\"start_ms\":null,\"name\":null,\"headers\":null,\"body\":null,"
            "\"body_file\":"
-           "null,\"checks_failed\":null,\"round\":null,\"change\":null}\n");
+           "null,\"checks_failed\":null,\"round\":null,\"change\":null,\"proxy\":null}\n");
     free(s);
 
     /* An expired certificate has a negative day count; NaN and absurd durations are
@@ -204,7 +206,8 @@ static void test_hostile_bytes(void **state)
            "\"cert_subject\":null,\"cert_issuer\":null,\"final_url\":null,\"redirects\":0,"
            "\"sha256\":null,\"attempts_log\":null,\"start_ms\":null,\"name\":null,\"headers\":null,"
            "\"body\":null,"
-           "\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null}\n");
+           "\"body_file\":null,\"checks_failed\":null,\"round\":null,\"change\":null,\"proxy\":"
+           "null}\n");
     free(s);
 }
 
@@ -363,11 +366,11 @@ static void test_jq_random_bytes(void **state)
     for (size_t i = 0; i < RANDOM_STRINGS; i++)
         random_bytes(&x, strs[i]);
     write_records(path, strs, RANDOM_STRINGS);
-    /* Every line parses, in order, with every field present (39 keys). */
+    /* Every line parses, in order, with every field present (40 keys). */
     out = run_jq("\"\\(.index) \\(keys | length) \\(.message | type)\\n\"", path, &len);
     unlink(path);
     for (size_t i = 0; i < RANDOM_STRINGS; i++) {
-        int w = snprintf(want, sizeof(want), "%zu 39 string\n", i);
+        int w = snprintf(want, sizeof(want), "%zu 40 string\n", i);
         if (o + (size_t)w > len || memcmp(out + o, want, (size_t)w) != 0)
             fail_msg("record %zu: jq said %.40s", i, out + o);
         o += (size_t)w;
@@ -439,10 +442,12 @@ static void test_err_names(void **state)
                                            "resource",
                                            "cancelled",
                                            "aborted",
-                                           "bad_input"};
+                                           "bad_input",
+                                           "proxy"};
     static const char *const retryable[] = {
         "dns_timeout", "connect_refused", "connect_timeout", "connect_error", "tls_timeout",
-        "timeout",     "reset",           "empty_reply",     "partial",       "resource"};
+        "timeout",     "reset",           "empty_reply",     "partial",       "resource",
+        "proxy"};
     int nretry = 0;
 
     (void)state;
@@ -456,7 +461,7 @@ static void test_err_names(void **state)
         assert_int_equal(!!salvo_err_retryable((salvo_err_t)i), want);
         nretry += want;
     }
-    assert_int_equal(nretry, 10);
+    assert_int_equal(nretry, 11);
     assert_string_equal(salvo_err_name(SALVO_E_COUNT), "?");
     assert_string_equal(salvo_err_name((salvo_err_t)-1), "?");
     assert_int_equal(salvo_err_retryable(SALVO_E_COUNT), 0);

@@ -89,7 +89,7 @@ static void settle(const struct pool_conn *pc)
 static void test_checkout_clean(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "a.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "a.test", 80, NULL);
     int server;
     struct pool_conn *pc = idle_conn(f, o, &server);
 
@@ -104,7 +104,7 @@ static void test_checkout_clean(void **state)
 static void test_checkout_refuses_unsolicited_bytes(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "b.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "b.test", 80, NULL);
     struct pool_stats st;
     int server;
     struct pool_conn *pc = idle_conn(f, o, &server);
@@ -122,7 +122,7 @@ static void test_checkout_refuses_unsolicited_bytes(void **state)
 static void test_checkout_refuses_closed(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "c.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "c.test", 80, NULL);
     int server;
     struct pool_conn *pc = idle_conn(f, o, &server);
 
@@ -138,7 +138,7 @@ static void test_checkout_refuses_closed(void **state)
 static void test_politeness_ignores_a_broken_path(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "d.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "d.test", 80, NULL);
     int i;
 
     for (i = 0; i < 100; i++)
@@ -158,7 +158,7 @@ static void test_politeness_ignores_a_broken_path(void **state)
 static void test_politeness_answers_overload(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "e.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "e.test", 80, NULL);
     int i;
 
     for (i = 0; i < 8; i++)
@@ -177,7 +177,7 @@ static void test_politeness_answers_overload(void **state)
 static void test_politeness_retry_after(void **state)
 {
     struct fixture *f = *state;
-    struct origin *o = pool_origin(f->pool, 0, "f.test", 80);
+    struct origin *o = pool_origin(f->pool, 0, "f.test", 80, NULL);
     int i;
 
     for (i = 0; i < 40; i++)

@@ -46,7 +46,8 @@ static const struct {
     {"queued", "resolving sending done"},
     {"resolving", "wait_ip connecting backoff done"},
     {"wait_ip", "connecting backoff done"},
-    {"connecting", "wait_ip tls sending backoff done"},
+    {"connecting", "wait_ip proxy tls sending backoff done"},
+    {"proxy", "tls sending backoff done"},
     {"tls", "sending backoff done"},
     {"sending", "receiving resolving queued backoff done"},
     {"receiving", "resolving queued backoff done"},
@@ -430,7 +431,7 @@ static int teardown(void **state)
 static void fake_conn(struct fixture *f)
 {
     struct salvo *eng = f->eng;
-    struct origin *o = pool_origin(eng->pool, 0, "127.0.0.1", ntohs(f->addr.sin_port));
+    struct origin *o = pool_origin(eng->pool, 0, "127.0.0.1", ntohs(f->addr.sin_port), NULL);
     int err = 0;
     assert_non_null(o);
     pool_reserve(eng->pool, o);
@@ -842,7 +843,7 @@ static void test_forbidden_moves_never_traced(void **state)
         }
     }
     assert_int_equal(allowed, moves_allowed());
-    assert_int_equal(allowed, 29);
+    assert_int_equal(allowed, 34);
     assert_int_equal(allowed + forbidden, REQ_STATE_COUNT * REQ_STATE_COUNT);
 }
 
