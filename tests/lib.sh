@@ -8,6 +8,9 @@ set -u
 # (PATH=/usr/bin:/bin, to run Debian's python3): look there last.
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 export PATH
+# Every peer is on loopback: no proxy of the caller's environment may come between salvo
+# (or curl) and them. A script that tests proxies sets these itself.
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 SALVO_BUILD=${SALVO_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../build" && pwd)}
 SALVO_ROOT=${SALVO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 SALVO=$SALVO_BUILD/salvo
@@ -86,13 +89,15 @@ PY
 
 # start_dnsmasq NAME [DNSMASQ ARGS...]: a real resolver on 127.0.0.1:DNS_PORT that knows
 # only what ARGS tell it (--address=/name/127.0.0.x ...), logging every query to
-# $T_DIR/NAME.dns.log. Sets DNS_PORT, DNS_PID, DNS_LOG.
+# $T_DIR/NAME.dns.log. Sets DNS_PORT, DNS_PID, DNS_LOG. DNSMASQ_ADDR and DNSMASQ_PORT,
+# when set, choose another loopback address and a fixed port (start_proxy_dns).
 start_dnsmasq() {
     local name=$1; shift
-    DNS_PORT=$(free_port)
+    DNS_PORT=${DNSMASQ_PORT:-$(free_port)}
     DNS_LOG="$T_DIR/$name.dns.log"
     dnsmasq --keep-in-foreground --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
-        --no-poll --listen-address=127.0.0.1 --bind-interfaces --port="$DNS_PORT" \
+        --no-poll --listen-address="${DNSMASQ_ADDR:-127.0.0.1}" --bind-interfaces \
+        --port="$DNS_PORT" \
         --user=root --pid-file= --log-queries --log-facility="$DNS_LOG" "$@" \
         >"$T_DIR/$name.dnsmasq.out" 2>&1 &
     DNS_PID=$!
@@ -219,4 +224,173 @@ openssl_policy() {
             "[ssl_sect]" "system_default = system_default_sect" "[system_default_sect]"
         printf '%s\n' "$@"
     } >"$file"
+}
+
+# ---- proxy peers --------------------------------------------------------------------
+
+# start_proxy_dns NAME [DNSMASQ ARGS...]: a dnsmasq (start_dnsmasq) on port 53 of a free
+# address 127.53.X.Y, for the peers that resolve through the system resolver, which can
+# name a server but not its port (resolver_ns). Sets PROXY_DNS_ADDR, PROXY_DNS_PID and
+# PROXY_DNS_LOG; DNS_PORT, DNS_PID and DNS_LOG keep their values.
+start_proxy_dns() {
+    local name=$1 addr="" i saved=("${DNS_PORT:-}" "${DNS_PID:-}" "${DNS_LOG:-}") rc
+    shift
+    for i in $(seq 1 20); do
+        addr=127.53.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+        python3 - "$addr" <<'PY' && break
+import socket, sys
+for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind((sys.argv[1], 53))
+    except OSError:
+        sys.exit(1)
+    finally:
+        s.close()
+PY
+        addr=""
+    done
+    [ -n "$addr" ] || { echo "# no free port 53 on 127.53.0.0/16"; return 1; }
+    DNSMASQ_ADDR=$addr DNSMASQ_PORT=53 start_dnsmasq "$name" "$@"
+    rc=$?
+    PROXY_DNS_ADDR=$addr PROXY_DNS_PID=$DNS_PID PROXY_DNS_LOG=$DNS_LOG
+    DNS_PORT=${saved[0]} DNS_PID=${saved[1]} DNS_LOG=${saved[2]}
+    return $rc
+}
+
+# resolver_ns ADDR: sets RESOLVER_NS to a command prefix that runs a command (exec'd, so
+# its PID is the prefix's) in a private mount namespace whose /etc/resolv.conf names only
+# the DNS server on ADDR:53, whose /etc/hosts knows only localhost and whose
+# /etc/nsswitch.conf resolves hosts by files then dns: the names it resolves with
+# getaddrinfo come from that server, and the rest of the machine is untouched. Needs
+# CAP_SYS_ADMIN (root outside a locked-down container): `resolver_ns 127.0.0.1 &&
+# "${RESOLVER_NS[@]}" true` tells whether it works here.
+resolver_ns() {
+    local d="$T_DIR/ns.$1"
+    mkdir -p "$d"
+    printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$1" >"$d/resolv.conf"
+    printf 'hosts: files dns\n' >"$d/nsswitch.conf"
+    printf '127.0.0.1 localhost\n::1 localhost\n' >"$d/hosts"
+    RESOLVER_NS=(unshare --mount sh -c 'd=$0
+        for f in resolv.conf nsswitch.conf hosts; do mount --bind "$d/$f" "/etc/$f" || exit 125; done
+        exec "$@"' "$d")
+}
+
+# start_tinyproxy [--auth USER:PASS] [--listen ADDR] [--connect-port PORT]... [--dns ADDR]:
+# Debian's tinyproxy (1.11) in the foreground on ADDR (127.0.0.1) and a free port, for
+# clients of 127.0.0.0/8. Its log ($TINYPROXY_LOG, level Connect) has one line
+# "Request (file descriptor N): METHOD TARGET HTTP/1.1" per request it reads, CONNECT
+# included. --auth: BasicAuth, every request needs Proxy-Authorization (else 407).
+# --connect-port: CONNECT allowed to those ports only, any other is answered 403 (without
+# it, every port is allowed). --dns: the proxy resolves names through the DNS server on
+# ADDR:53 only (resolver_ns). Every call makes a new instance with its own files
+# ($T_DIR/tinyproxy.N.*). Sets TINYPROXY_PORT, TINYPROXY_PID, TINYPROXY_LOG.
+# As root without a User line, tinyproxy warns once and keeps running as root.
+T_TINYPROXY_N=0
+start_tinyproxy() {
+    local auth="" listen=127.0.0.1 dns="" ports=() p base
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --auth) auth=$2; shift 2 ;;
+            --listen) listen=$2; shift 2 ;;
+            --connect-port) ports+=("$2"); shift 2 ;;
+            --dns) dns=$2; shift 2 ;;
+            *) echo "# start_tinyproxy: unknown option $1"; return 1 ;;
+        esac
+    done
+    T_TINYPROXY_N=$((T_TINYPROXY_N + 1))
+    base="$T_DIR/tinyproxy.$T_TINYPROXY_N"
+    TINYPROXY_PORT=$(free_port)
+    TINYPROXY_LOG="$base.log"
+    {
+        echo "Port $TINYPROXY_PORT"
+        echo "Listen $listen"
+        echo "Timeout 60"
+        echo "LogFile \"$TINYPROXY_LOG\""
+        echo "LogLevel Connect"
+        echo "MaxClients 256"
+        echo "Allow 127.0.0.0/8"
+        [ -n "$auth" ] && echo "BasicAuth ${auth%%:*} ${auth#*:}"
+        for p in "${ports[@]}"; do echo "ConnectPort $p"; done
+    } >"$base.conf"
+    local run=(tinyproxy -d -c "$base.conf")
+    [ -n "$dns" ] && resolver_ns "$dns" && run=("${RESOLVER_NS[@]}" "${run[@]}")
+    "${run[@]}" >"$base.out" 2>&1 &
+    TINYPROXY_PID=$!
+    T_PIDS+=("$TINYPROXY_PID")
+    wait_listen "$listen" "$TINYPROXY_PORT" ||
+        { echo "# tinyproxy $T_TINYPROXY_N did not listen"; cat "$base.out"; return 1; }
+}
+
+# proxy_requests LOG: how many requests a tinyproxy has read so far.
+proxy_requests() { grep -c 'Request (file descriptor' "$1" 2>/dev/null; }
+
+# start_microsocks [--auth USER:PASS] [--listen ADDR] [--dns ADDR]: Debian's microsocks
+# (a SOCKS5 server) on ADDR (127.0.0.1) and a free port. --auth: username/password
+# authentication required (-u/-P). --dns: the proxy resolves the names of socks5h requests
+# through the DNS server on ADDR:53 only (resolver_ns). Sets MICROSOCKS_PORT and
+# MICROSOCKS_PID, and MICROSOCKS_LOG: microsocks writes one line there per tunnel it opens
+# ("client[FD] ADDR: connected to HOST:PORT").
+T_MICROSOCKS_N=0
+start_microsocks() {
+    local auth=() listen=127.0.0.1 dns="" base
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --auth) auth=(-u "${2%%:*}" -P "${2#*:}"); shift 2 ;;
+            --listen) listen=$2; shift 2 ;;
+            --dns) dns=$2; shift 2 ;;
+            *) echo "# start_microsocks: unknown option $1"; return 1 ;;
+        esac
+    done
+    T_MICROSOCKS_N=$((T_MICROSOCKS_N + 1))
+    base="$T_DIR/microsocks.$T_MICROSOCKS_N"
+    MICROSOCKS_PORT=$(free_port)
+    MICROSOCKS_LOG="$base.log"
+    local run=(microsocks -i "$listen" -p "$MICROSOCKS_PORT" "${auth[@]}")
+    [ -n "$dns" ] && resolver_ns "$dns" && run=("${RESOLVER_NS[@]}" "${run[@]}")
+    "${run[@]}" >"$MICROSOCKS_LOG" 2>&1 &
+    MICROSOCKS_PID=$!
+    T_PIDS+=("$MICROSOCKS_PID")
+    wait_listen "$listen" "$MICROSOCKS_PORT" ||
+        { echo "# microsocks $T_MICROSOCKS_N did not listen"; cat "$MICROSOCKS_LOG"; return 1; }
+}
+
+# start_stunnel [--cert PEM] [--key KEY] [--to PORT]: Debian's stunnel (stunnel4, 5.x) in
+# the foreground, server mode: TLS on 127.0.0.1 and a free port with the certificate PEM
+# (default: make_certs' leaf.pem, valid for 127.0.0.1), each connection forwarded in clear
+# to 127.0.0.1:PORT (default: $TINYPROXY_PORT). In front of tinyproxy, an HTTPS proxy.
+# Sets STUNNEL_PORT, STUNNEL_PID, STUNNEL_LOG.
+T_STUNNEL_N=0
+start_stunnel() {
+    local cert="$CERTS/leaf.pem" key="$CERTS/leaf.key" to=${TINYPROXY_PORT:-} base
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --cert) cert=$2; shift 2 ;;
+            --key) key=$2; shift 2 ;;
+            --to) to=$2; shift 2 ;;
+            *) echo "# start_stunnel: unknown option $1"; return 1 ;;
+        esac
+    done
+    T_STUNNEL_N=$((T_STUNNEL_N + 1))
+    base="$T_DIR/stunnel.$T_STUNNEL_N"
+    STUNNEL_PORT=$(free_port)
+    STUNNEL_LOG="$base.log"
+    cat >"$base.conf" <<STUNNEL
+foreground = yes
+pid = $base.pid
+output = $STUNNEL_LOG
+syslog = no
+debug = info
+[proxy]
+client = no
+accept = 127.0.0.1:$STUNNEL_PORT
+connect = 127.0.0.1:$to
+cert = $cert
+key = $key
+STUNNEL
+    stunnel4 "$base.conf" >"$base.out" 2>&1 &
+    STUNNEL_PID=$!
+    T_PIDS+=("$STUNNEL_PID")
+    wait_listen 127.0.0.1 "$STUNNEL_PORT" ||
+        { echo "# stunnel $T_STUNNEL_N did not listen"; cat "$base.out"; return 1; }
 }
