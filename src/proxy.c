@@ -47,42 +47,6 @@ void proxy_base64(const void *p, size_t n, char *out)
     *out = '\0';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes [p, p + n) into a malloc'd string; NULL on OOM or when the result
- * would hold a NUL byte. */
-static char *decode(const char *p, size_t n)
-{
-    char *out = malloc(n + 1), *o = out;
-    if (out == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (p[i] == '%' && i + 2 < n && (hi = hex_value(p[i + 1])) >= 0 &&
-            (lo = hex_value(p[i + 2])) >= 0) {
-            *o++ = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            *o++ = p[i];
-        }
-        if (o[-1] == '\0') {
-            free(out);
-            return NULL;
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* Splits "user[:pass]" into decoded parts and makes the Basic credentials. */
 static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, size_t errlen)
 {
@@ -92,8 +56,8 @@ static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, s
     }
     const char *colon = memchr(p, ':', n);
     size_t ulen = colon != NULL ? (size_t)(colon - p) : n;
-    px->user = decode(p, ulen);
-    px->pass = colon != NULL ? decode(colon + 1, n - ulen - 1) : strdup("");
+    px->user = url_percent_decode(p, ulen);
+    px->pass = colon != NULL ? url_percent_decode(colon + 1, n - ulen - 1) : strdup("");
     if (px->user == NULL || px->pass == NULL) {
         snprintf(err, errlen, "proxy credentials: out of memory or a %%00 in them");
         return -1;

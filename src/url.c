@@ -366,6 +366,40 @@ char *url_format(const struct url *u)
     return s;
 }
 
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *url_percent_decode(const char *p, size_t n)
+{
+    char *out = malloc(n + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '%' && i + 2 < n && (hi = hex_value(p[i + 1])) >= 0 &&
+            (lo = hex_value(p[i + 2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+        if (o[-1] == '\0') {
+            free(out);
+            return NULL;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 void url_free(struct url *u)
 {
     free(u->scheme);

@@ -42,6 +42,11 @@ char *url_format(const struct url *u);
  * 0 with *out malloc'd, 0 with *out NULL when s holds no password, or -ENOMEM. */
 int url_mask_password(const char *s, char **out);
 
+/* Percent-decodes [p, p + n) (a userinfo's user name or password) into a malloc'd
+ * string; a '%' not followed by two hex digits stays as it is. NULL on OOM or when the
+ * result would hold a NUL byte. */
+char *url_percent_decode(const char *p, size_t n);
+
 void url_free(struct url *u);
 
 #endif
