@@ -360,6 +360,17 @@ typedef void salvo_trace_cb(const salvo_transition_t *t, void *user);
  * A setter rather than a config field, so that salvo_config_t keeps its layout. */
 SALVO_API void salvo_set_trace(salvo_t *engine, salvo_trace_cb *cb, void *user);
 
+/* Paces the starts of attempts (first attempts, retries, redirect hops and replays on a
+ * fresh connection alike): at most starts_per_second for the whole engine and at most
+ * per_origin_starts_per_second per origin (scheme, host and port, as salvo_url_origin
+ * writes it), evenly: starts are at least 1/rate apart, and a quiet spell earns no burst.
+ * 0 turns a pace off (the default). A request waiting for its start holds no slot, and a
+ * paced origin never holds the others back. The blocking baseline sleeps before each
+ * attempt instead. Returns 0, or -1 (nothing changed) for a negative or non-finite rate,
+ * or one slower than one start a year. Call it before salvo_run or between runs. */
+SALVO_API int salvo_set_rate(salvo_t *engine, double starts_per_second,
+                             double per_origin_starts_per_second);
+
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */
 SALVO_API void salvo_free(salvo_t *engine);

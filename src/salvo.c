@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,6 +347,20 @@ SALVO_API void salvo_set_trace(salvo_t *eng, salvo_trace_cb *cb, void *user)
     eng->trace_user = user;
 }
 
+/* A rate: 0 (off), or from one start a year up (the interval must fit). */
+static int rate_valid(double per_second)
+{
+    return per_second == 0 || (isfinite(per_second) && per_second >= 1.0 / (365.0 * 24 * 3600));
+}
+
+SALVO_API int salvo_set_rate(salvo_t *eng, double per_second, double per_origin_per_second)
+{
+    if (eng == NULL || !rate_valid(per_second) || !rate_valid(per_origin_per_second))
+        return -1;
+    limiter_set_rate(&eng->limiter, per_second, per_origin_per_second);
+    return 0;
+}
+
 SALVO_API int salvo_run(salvo_t *eng)
 {
     if (eng->running)
@@ -413,6 +428,7 @@ SALVO_API void salvo_free(salvo_t *eng)
             cancel_all(eng);
         loop_defer_cancel(eng->loop, &eng->sched);
         loop_defer_cancel(eng->loop, &eng->deliver);
+        drive_stop(eng);
     }
     /* Idle connections are the pool's: closed before the loop they are watched by. */
     pool_free(eng->pool);
