@@ -371,6 +371,13 @@ SALVO_API void salvo_set_trace(salvo_t *engine, salvo_trace_cb *cb, void *user);
 SALVO_API int salvo_set_rate(salvo_t *engine, double starts_per_second,
                              double per_origin_starts_per_second);
 
+/* Connects over one IP version only: 4 (IPv4 addresses only), 6 (IPv6 only) or 0 (both,
+ * the default: the Happy Eyeballs race). Every answer is filtered, --resolve pins and IP
+ * literals included; a name left with no address fails with SALVO_E_DNS and a message
+ * such as "example.com: no IPv6 address". Returns 0, or -1 for another value. Call it
+ * before salvo_run or between runs. */
+SALVO_API int salvo_set_family(salvo_t *engine, int family);
+
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */
 SALVO_API void salvo_free(salvo_t *engine);

@@ -96,6 +96,8 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     req_set_state(r, REQ_RESOLVING, "");
     if (dns_pinned(r->eng->dns, r->url.host, r->url.port, ans)) {
         a->dns_ms = 0;
+        if (ans->err != SALVO_E_OK) /* no address of the family asked for (-4, -6) */
+            return fail(a, ans->err, "%s: %s", r->url.host, ans->msg);
         return SALVO_E_OK;
     }
     char port[8];
@@ -107,10 +109,15 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     if (rc != 0)
         return fail(a, rc == EAI_AGAIN ? SALVO_E_DNS_TIMEOUT : SALVO_E_DNS, "%s: %s", r->url.host,
                     gai_strerror(rc));
+    ans->err = SALVO_E_OK;
+    ans->msg = NULL;
     ans->n = 0;
     for (struct addrinfo *ai = res; ai != NULL && ans->n < DNS_MAX_ADDRS; ai = ai->ai_next)
         memcpy(&ans->addrs[ans->n++], ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(res);
+    dns_filter_family(r->eng->dns, ans);
+    if (ans->err != SALVO_E_OK)
+        return fail(a, ans->err, "%s: %s", r->url.host, ans->msg);
     return SALVO_E_OK;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "blocking.h"
 #include "drive.h"
@@ -358,6 +359,14 @@ SALVO_API int salvo_set_rate(salvo_t *eng, double per_second, double per_origin_
     if (eng == NULL || !rate_valid(per_second) || !rate_valid(per_origin_per_second))
         return -1;
     limiter_set_rate(&eng->limiter, per_second, per_origin_per_second);
+    return 0;
+}
+
+SALVO_API int salvo_set_family(salvo_t *eng, int family)
+{
+    if (eng == NULL || (family != 0 && family != 4 && family != 6))
+        return -1;
+    dns_set_family(eng->dns, family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC);
     return 0;
 }
 

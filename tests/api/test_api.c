@@ -305,8 +305,8 @@ static void test_absurd_durations_refused(void **state)
     assert_null(e);
 }
 
-/* The setter of the pace refuses what it cannot honour. */
-static void test_rate_setter(void **state)
+/* The setters of settings added after 0.1.0 refuse what they cannot honour. */
+static void test_rate_and_family_setters(void **state)
 {
     (void)state;
     salvo_t *e = new_engine(4);
@@ -317,6 +317,10 @@ static void test_rate_setter(void **state)
     assert_int_equal(salvo_set_rate(e, 0.0 / 0.0, 0), -1);
     assert_int_equal(salvo_set_rate(e, 1.0 / 0.0, 0), -1);
     assert_int_equal(salvo_set_rate(e, 1e-12, 0), -1); /* slower than one start a year */
+    assert_int_equal(salvo_set_family(e, 4), 0);
+    assert_int_equal(salvo_set_family(e, 6), 0);
+    assert_int_equal(salvo_set_family(e, 0), 0);
+    assert_int_equal(salvo_set_family(e, 5), -1);
     salvo_free(e);
 }
 
@@ -378,7 +382,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_refused),
         cmocka_unit_test(test_run_after_cancel_returns),
         cmocka_unit_test(test_absurd_durations_refused),
-        cmocka_unit_test(test_rate_setter),
+        cmocka_unit_test(test_rate_and_family_setters),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, start_testd, stop_testd);
