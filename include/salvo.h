@@ -305,6 +305,12 @@ SALVO_API int salvo_url_origin(const char *url, char *out, size_t outlen);
  * are always enough. */
 SALVO_API int salvo_url_mask(const char *url, char *out, size_t outlen);
 
+/* The value of an Authorization header for HTTP Basic credentials (RFC 7617): "Basic "
+ * and the base64 of "user:password" (the command line's -u). Returns the length written
+ * to out (NUL-terminated), or -1 when out is too small: 4 * (strlen(user) +
+ * strlen(password) + 3) / 3 + 8 bytes are always enough. */
+SALVO_API int salvo_basic_auth(const char *user, const char *password, char *out, size_t outlen);
+
 /* Why the last salvo_submit on this engine returned -1 ("" before any failure). Valid
  * until the next call on the engine. */
 SALVO_API const char *salvo_last_error(const salvo_t *engine);
@@ -381,6 +387,24 @@ SALVO_API void salvo_set_trace(salvo_t *engine, salvo_trace_cb *cb, void *user);
  * proxy support and refuses any. */
 SALVO_API int salvo_set_proxy(salvo_t *engine, const char *http_proxy, const char *https_proxy,
                               const char *noproxy, char *err, size_t errlen);
+
+/* Paces the starts of attempts (first attempts, retries, redirect hops and replays on a
+ * fresh connection alike): at most starts_per_second for the whole engine and at most
+ * per_origin_starts_per_second per origin (scheme, host and port, as salvo_url_origin
+ * writes it), evenly: starts are at least 1/rate apart, and a quiet spell earns no burst.
+ * 0 turns a pace off (the default). A request waiting for its start holds no slot, and a
+ * paced origin never holds the others back. The blocking baseline sleeps before each
+ * attempt instead. Returns 0, or -1 (nothing changed) for a negative or non-finite rate,
+ * or one slower than one start a year. Call it before salvo_run or between runs. */
+SALVO_API int salvo_set_rate(salvo_t *engine, double starts_per_second,
+                             double per_origin_starts_per_second);
+
+/* Connects over one IP version only: 4 (IPv4 addresses only), 6 (IPv6 only) or 0 (both,
+ * the default: the Happy Eyeballs race). Every answer is filtered, --resolve pins and IP
+ * literals included; a name left with no address fails with SALVO_E_DNS and a message
+ * such as "example.com: no IPv6 address". Returns 0, or -1 for another value. Call it
+ * before salvo_run or between runs. */
+SALVO_API int salvo_set_family(salvo_t *engine, int family);
 
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */

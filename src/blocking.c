@@ -19,6 +19,7 @@
  *   - The send and every recv get what is left of --max-time the same way, set again
  *     before each call.
  * There is no keep-alive (every request says Connection: close) and no concurrency.
+ * --rate and --per-host-rate are kept by sleeping before an attempt until it may start.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -95,6 +96,8 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     req_set_state(r, REQ_RESOLVING, "");
     if (dns_pinned(r->eng->dns, r->url.host, r->url.port, ans)) {
         a->dns_ms = 0;
+        if (ans->err != SALVO_E_OK) /* no address of the family asked for (-4, -6) */
+            return fail(a, ans->err, "%s: %s", r->url.host, ans->msg);
         return SALVO_E_OK;
     }
     char port[8];
@@ -106,10 +109,15 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     if (rc != 0)
         return fail(a, rc == EAI_AGAIN ? SALVO_E_DNS_TIMEOUT : SALVO_E_DNS, "%s: %s", r->url.host,
                     gai_strerror(rc));
+    ans->err = SALVO_E_OK;
+    ans->msg = NULL;
     ans->n = 0;
     for (struct addrinfo *ai = res; ai != NULL && ans->n < DNS_MAX_ADDRS; ai = ai->ai_next)
         memcpy(&ans->addrs[ans->n++], ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(res);
+    dns_filter_family(r->eng->dns, ans);
+    if (ans->err != SALVO_E_OK)
+        return fail(a, ans->err, "%s: %s", r->url.host, ans->msg);
     return SALVO_E_OK;
 }
 
@@ -325,12 +333,34 @@ static salvo_err_t attempt(struct req *r)
     return e;
 }
 
-/* Sleeps before a retry; a signal that cancelled the run cuts it short. */
-static void sleep_ms(struct salvo *eng, uint64_t ms)
+/* Sleeps; a signal that cancelled the run cuts it short. */
+static void sleep_us(struct salvo *eng, uint64_t us)
 {
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000),
+                          .tv_nsec = (long)(us % 1000000) * 1000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !eng->cancel_requested)
         ;
+}
+
+/* --rate and --per-host-rate: sleeps until both pacers let the next attempt start, then
+ * counts it, as the engine's limiter does for its waiters. Returns 0, or -1 when a
+ * cancel cut the sleep short. */
+static int pace(struct req *r)
+{
+    struct limiter *l = &r->eng->limiter;
+    if (l->interval_us == 0 && l->origin_interval_us == 0)
+        return 0;
+    /* The origin of the URL now: a redirect may have moved on to another. Without one
+     * (out of memory), only the global pacer applies. */
+    if (l->origin_interval_us > 0)
+        (void)req_take_origin(r);
+    uint64_t at = limiter_next_start(l, r->origin), now = now_us();
+    if (at > now)
+        sleep_us(r->eng, at - now);
+    if (r->eng->cancel_requested)
+        return -1;
+    limiter_charge(l, r->origin, now_us());
+    return 0;
 }
 
 /* Attempts, retries and redirects of one request, then its record. */
@@ -347,6 +377,10 @@ static void fetch(struct req *r)
         return;
     }
     for (;;) {
+        if (pace(r) < 0) {
+            req_complete(r, SALVO_E_CANCELLED, "the run was interrupted");
+            return;
+        }
         salvo_err_t e = attempt(r);
         int status = r->run->a.status;
         req_end_attempt(r, e);
@@ -374,7 +408,7 @@ static void fetch(struct req *r)
             r->log[r->log_len - 1].a.backoff_ms = (double)wait;
         r->backoff_ms = wait;
         req_set_state(r, REQ_BACKOFF, "");
-        sleep_ms(r->eng, wait);
+        sleep_us(r->eng, wait * 1000);
         if (r->eng->cancel_requested) {
             req_complete(r, SALVO_E_CANCELLED, "the run was interrupted");
             return;

@@ -73,6 +73,7 @@ struct dns {
     struct pin *pins;            /* from cfg->pins */
     size_t npins;                /* entries in pins */
     struct dns_stats stats;      /* counters for dns_get_stats */
+    int family;                  /* the only family answered (-4, -6), or AF_UNSPEC */
 };
 
 /* Delivered when an answer cannot be allocated; shared, never freed, never written. */
@@ -153,9 +154,27 @@ static void deliver(struct loop_defer *df, void *data)
     answer_free(a);
 }
 
-/* Hands a to w through the loop: never synchronously. */
+void dns_filter_family(const struct dns *d, struct dns_answer *a)
+{
+    size_t kept = 0;
+
+    if (d->family == AF_UNSPEC || a->err != SALVO_E_OK)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->addrs[i].ss_family == d->family)
+            a->addrs[kept++] = a->addrs[i];
+    a->n = kept;
+    if (kept == 0) {
+        a->err = SALVO_E_DNS;
+        a->msg = d->family == AF_INET ? "no IPv4 address" : "no IPv6 address";
+    }
+}
+
+/* Hands a to w through the loop: never synchronously. Every answer passes here, from
+ * a query, the cache, a pin or an IP literal: the one place to keep a family. */
 static void post(struct dns *d, struct dns_waiter *w, struct dns_answer *a)
 {
+    dns_filter_family(d, a);
     w->_answer = a;
     loop_defer(d->loop, &w->_defer);
 }
@@ -625,6 +644,7 @@ int dns_pinned(const struct dns *d, const char *host, uint16_t port, struct dns_
     out->from_cache = 1;
     out->n = 0;
     answer_add(out, p->addrs, p->n, port);
+    dns_filter_family(d, out);
     return 1;
 }
 
@@ -703,6 +723,11 @@ void dns_cancel(struct dns *d, struct dns_waiter *w)
     }
 }
 
+void dns_set_family(struct dns *d, int family)
+{
+    d->family = family;
+}
+
 void dns_get_stats(const struct dns *d, struct dns_stats *st)
 {
     *st = d->stats;
@@ -756,6 +781,7 @@ int dns_new(struct dns **out, struct loop *l, const struct dns_config *cfg, char
     if (!d)
         goto oom;
     d->loop = l;
+    d->family = AF_UNSPEC;
     d->max_inflight = cfg->max_inflight ? cfg->max_inflight : DEFAULT_MAX_INFLIGHT;
     d->ttl_floor_ms = 1000u * (cfg->ttl_floor_s ? cfg->ttl_floor_s : DEFAULT_TTL_FLOOR_S);
     d->ttl_ceiling_ms = 1000u * (cfg->ttl_ceiling_s ? cfg->ttl_ceiling_s : DEFAULT_TTL_CEILING_S);

@@ -86,6 +86,15 @@ void dns_get_stats(const struct dns *d, struct dns_stats *st);
  * returns 0. Synchronous: for the blocking baseline, which honours pins too. */
 int dns_pinned(const struct dns *d, const char *host, uint16_t port, struct dns_answer *out);
 
+/* Keeps only the addresses of one family in every answer from now on: AF_INET,
+ * AF_INET6, or AF_UNSPEC (the default) for both. An answer left with none fails with
+ * SALVO_E_DNS ("no IPv4 address"). Lookups still ask for both families: the cache is
+ * shared, whatever the family. */
+void dns_set_family(struct dns *d, int family);
+
+/* Applies that filter to an answer made elsewhere (the blocking baseline's getaddrinfo). */
+void dns_filter_family(const struct dns *d, struct dns_answer *a);
+
 /* Destroys the channel (c-ares calls back with ARES_EDESTRUCTION: handled quietly) and
  * the cache. Every waiter must have been cancelled or delivered. */
 void dns_free(struct dns *d);

@@ -752,6 +752,9 @@ static int replay_stale(struct req *r, salvo_err_t err)
     if ((err != SALVO_E_RESET && err != SALVO_E_EMPTY_REPLY) || !req_may_replay(r))
         return 0;
     x->replayed = 1;
+    /* A start of its own for the pacers, though it does not wait for them: it is the
+     * same attempt, already admitted. */
+    limiter_charge(&r->eng->limiter, r->origin, loop_now_us());
     pool_close(r->eng->pool, x->pc, 1); /* the origin's room stays with this request */
     x->pc = NULL;
     uint64_t start = x->a.t_start;
@@ -846,6 +849,21 @@ static void pull_input(struct salvo *eng)
     }
 }
 
+static void on_pace(struct loop_timer *t, void *data)
+{
+    (void)t;
+    drive_schedule(data);
+}
+
+/* Runs the pass again at wake_us, when a pacer lets a waiter go. The loop's timers count
+ * whole milliseconds from its cached time: rounded up, so that the timer never fires
+ * before wake_us (a pass that came too early would only arm it again). */
+static void pace_at(struct salvo *eng, uint64_t wake_us)
+{
+    uint64_t at_ms = (wake_us + 999) / 1000, now_ms = loop_now(eng->loop);
+    loop_timer_start(eng->loop, &eng->pace_timer, at_ms > now_ms ? at_ms - now_ms : 1);
+}
+
 static void on_pass(struct loop_defer *d, void *data)
 {
     (void)d;
@@ -855,7 +873,11 @@ static void on_pass(struct loop_defer *d, void *data)
         return;
     }
     pull_input(eng);
-    limiter_grant(&eng->limiter);
+    uint64_t wake = limiter_grant(&eng->limiter, loop_now_us());
+    if (wake != 0)
+        pace_at(eng, wake);
+    else
+        loop_timer_stop(eng->loop, &eng->pace_timer);
     /* A freshly started attempt may already have finished (a local failure) and queued
      * the next pass. Stop only when truly idle. */
     int input_left = eng->cfg.feed != NULL && !eng->feed_done;
@@ -877,6 +899,13 @@ void drive_init(struct salvo *eng)
     loop_defer_set_label(&eng->sched, "scheduler", LOOP_NO_ID);
     loop_defer_init(&eng->deliver, on_deliver, eng);
     loop_defer_set_label(&eng->deliver, "completions", LOOP_NO_ID);
+    loop_timer_init(&eng->pace_timer, on_pace, eng);
+    loop_timer_set_label(&eng->pace_timer, "scheduler", LOOP_NO_ID);
+}
+
+void drive_stop(struct salvo *eng)
+{
+    loop_timer_stop(eng->loop, &eng->pace_timer);
 }
 
 /* A URL that did not parse ends from the loop, inside salvo_run, like every other. */

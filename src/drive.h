@@ -18,7 +18,8 @@
  *
  * The scheduling pass (drive_pass) runs from a deferred callback once per loop pass:
  * it pulls input from the feed while fewer than a window's worth wait, grants free
- * slots, and stops the loop when nothing is left to do.
+ * slots, and stops the loop when nothing is left to do. When a pacer (--rate,
+ * --per-host-rate) held a waiter back, one timer runs the pass again when it may go.
  */
 #ifndef SALVO_DRIVE_H
 #define SALVO_DRIVE_H
@@ -32,6 +33,9 @@ void drive_init(struct salvo *eng);
 /* Takes a new request: queues it for a slot, or completes one whose URL did not parse.
  * Returns 0, or -ENOMEM (then r is discarded: no callback will run). */
 int drive_submit(struct req *r);
+
+/* Stops the pacing timer (the engine is going away). */
+void drive_stop(struct salvo *eng);
 
 /* Queues a scheduling pass for the end of this loop pass. */
 void drive_schedule(struct salvo *eng);

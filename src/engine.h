@@ -62,6 +62,7 @@ struct salvo {
     int cancelled;                          /* the cancel was carried out */
     volatile sig_atomic_t cancel_requested; /* set by salvo_cancel, maybe from a signal */
     struct loop_defer sched;                /* runs the scheduling pass once per iteration */
+    struct loop_timer pace_timer;           /* runs it again when a pacer lets a start go */
     uint64_t rng;                           /* xorshift state for backoff jitter */
     salvo_stats_t stats;
 };

@@ -4,9 +4,14 @@
 #include "limiter.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 #define LANE_BUCKETS_MIN 64
+/* How late a start may come and still be counted from its time (see limiter.h): the
+ * loop's timers count whole milliseconds, and so does epoll_wait's timeout, so a timer
+ * fires up to about two milliseconds late. */
+#define PACE_SLACK_US 2000
 
 struct lane {
     struct lane *next_in_bucket; /* hash chain */
@@ -31,6 +36,7 @@ int limiter_init(struct limiter *l, struct pool *pool, size_t slots)
     list_init(&l->lanes);
     l->nbuckets = LANE_BUCKETS_MIN;
     l->nlanes = 0;
+    l->interval_us = l->origin_interval_us = l->next_start_us = 0;
     l->buckets = calloc(l->nbuckets, sizeof *l->buckets);
     return l->buckets != NULL ? 0 : -ENOMEM;
 }
@@ -123,32 +129,88 @@ void limiter_cancel(struct limiter *l, struct limiter_waiter *w)
         unlink_waiter(l, w);
 }
 
-void limiter_grant(struct limiter *l)
+/* The interval between starts at per_second, rounded up so that the pace is never
+ * faster than asked; 0 for no pace. */
+static uint64_t interval_of(double per_second)
+{
+    return per_second > 0 ? (uint64_t)ceil(1e6 / per_second) : 0;
+}
+
+void limiter_set_rate(struct limiter *l, double per_second, double per_origin_per_second)
+{
+    l->interval_us = interval_of(per_second);
+    l->origin_interval_us = interval_of(per_origin_per_second);
+}
+
+/* A pacer's next start after one at now, where next was its time before: an interval
+ * after that time when the start came early (a charge) or just late, else after now. */
+static uint64_t pace_after(uint64_t next, uint64_t now, uint64_t interval)
+{
+    uint64_t from = now <= next + PACE_SLACK_US ? next : now;
+    return from + interval;
+}
+
+void limiter_charge(struct limiter *l, struct origin *o, uint64_t now_us)
+{
+    if (l->interval_us > 0)
+        l->next_start_us = pace_after(l->next_start_us, now_us, l->interval_us);
+    if (o != NULL && l->origin_interval_us > 0)
+        o->next_start_us = pace_after(o->next_start_us, now_us, l->origin_interval_us);
+}
+
+uint64_t limiter_next_start(const struct limiter *l, const struct origin *o)
+{
+    uint64_t t = l->interval_us > 0 ? l->next_start_us : 0;
+    if (o != NULL && l->origin_interval_us > 0 && o->next_start_us > t)
+        t = o->next_start_us;
+    return t;
+}
+
+static void wake_at(uint64_t *wake, uint64_t t)
+{
+    if (*wake == 0 || t < *wake)
+        *wake = t;
+}
+
+uint64_t limiter_grant(struct limiter *l, uint64_t now_us)
 {
     /* Round robin: each lane visited goes to the back. A full round of lanes without
-     * room ends the pass; so does running out of slots. */
-    size_t no_room = 0;
-    while (l->in_flight < l->slots && !list_empty(&l->lanes) && no_room < l->nlanes) {
+     * room (or without a start allowed yet) ends the pass; so does running out of slots
+     * or of starts allowed for the whole run. */
+    uint64_t wake = 0;
+    size_t skipped = 0;
+    while (l->in_flight < l->slots && !list_empty(&l->lanes) && skipped < l->nlanes) {
+        if (l->interval_us > 0 && now_us < l->next_start_us) {
+            wake_at(&wake, l->next_start_us);
+            break;
+        }
         struct lane *ln = list_entry(l->lanes.next, struct lane, link);
         list_remove(&ln->link);
         list_push_back(&l->lanes, &ln->link);
         struct origin *o = ln->origin;
         if (!pool_has_room(l->pool, o)) {
-            no_room++;
+            skipped++;
             continue;
         }
-        no_room = 0;
+        if (l->origin_interval_us > 0 && now_us < o->next_start_us) {
+            wake_at(&wake, o->next_start_us);
+            skipped++;
+            continue;
+        }
+        skipped = 0;
         struct limiter_waiter *w = list_entry(ln->waiters.next, struct limiter_waiter, link);
         /* Room is secured while w still holds its place: the origin cannot go away
          * under a stale idle connection closed on the way (w's owner holds it). */
         struct pool_conn *pc = pool_checkout(l->pool, o);
         if (pc == NULL)
             pool_reserve(l->pool, o);
+        limiter_charge(l, o, now_us);
         unlink_waiter(l, w);
         if (++l->in_flight > l->max_in_flight)
             l->max_in_flight = l->in_flight;
         w->cb(w, pc, w->data);
     }
+    return wake;
 }
 
 void limiter_release(struct limiter *l)

@@ -13,8 +13,17 @@
  * a reservation for a new one. Waiting is an embedded struct, as DNS and per-IP waits
  * are: no allocation per request, and limiter_cancel takes a waiter back at any time.
  *
+ * Pacing (--rate, --per-host-rate): attempts start at most `rate` a second, evenly, for
+ * the whole run and per origin: a token bucket of depth 1, so starts are one interval
+ * apart and a quiet spell earns no burst. The global pacer is asked before any slot is
+ * taken; a lane whose origin's pacer is not ready is skipped like a lane without room,
+ * so one paced site never holds the others back. A start a little after its time (a
+ * timer fires up to a couple of milliseconds late) is counted from its time, so that such lateness
+ * does not add up to a slower pace than asked.
+ *
  * The limiter never calls anything but the callbacks its waiters carry; whoever frees a
- * slot (limiter_release) arranges for limiter_grant to run again.
+ * slot (limiter_release) arranges for limiter_grant to run again, and whoever runs
+ * limiter_grant arranges for it to run again at the time it returns.
  */
 #ifndef SALVO_LIMITER_H
 #define SALVO_LIMITER_H
@@ -46,6 +55,9 @@ struct limiter {
     struct list lanes;     /* lanes with waiters, in round-robin order */
     struct lane **buckets; /* lanes by origin */
     size_t nbuckets, nlanes;
+    uint64_t interval_us;        /* --rate: starts this far apart at least; 0: no pace */
+    uint64_t origin_interval_us; /* --per-host-rate, per origin; 0: no pace */
+    uint64_t next_start_us;      /* the global pacer: no start before this time */
 };
 
 int limiter_init(struct limiter *l, struct pool *pool, size_t slots);
@@ -68,8 +80,22 @@ static inline int limiter_waiting(const struct limiter_waiter *w)
     return list_linked(&w->link);
 }
 
-/* Grants free slots, round robin over lanes with room. */
-void limiter_grant(struct limiter *l);
+/* Grants free slots, round robin over lanes with room, at now_us (loop_now_us()).
+ * Returns the earliest time (microseconds, as now_us) at which a pacer lets a waiter
+ * held back now go, for the caller to run it again then; 0 when no pacer held one. */
+uint64_t limiter_grant(struct limiter *l, uint64_t now_us);
+
+/* Sets the pacers: starts at most per_second for the whole run and per_origin_per_second
+ * per origin (0: no pace). */
+void limiter_set_rate(struct limiter *l, double per_second, double per_origin_per_second);
+
+/* Counts a start at now_us that did not wait for the limiter (a stale connection's
+ * replay, or the blocking driver's attempts) against both pacers: the next starts are
+ * pushed back, never this one. o may be NULL (no origin pacer then). */
+void limiter_charge(struct limiter *l, struct origin *o, uint64_t now_us);
+
+/* The earliest time both pacers let a start of o go (0 or a past time: now). */
+uint64_t limiter_next_start(const struct limiter *l, const struct origin *o);
 
 /* Gives a slot back. */
 void limiter_release(struct limiter *l);

@@ -26,6 +26,7 @@ struct pool {
     size_t nip_buckets;
     struct list lru; /* idle connections, least recently used first */
     size_t n_idle;
+    struct list lingering;     /* unreferenced origins kept for their pace, oldest first */
     struct list ip_waiters;    /* requests waiting for room at their address */
     struct loop_defer ip_wake; /* wakes ip waiters after a close */
     struct pool_stats st;
@@ -40,6 +41,7 @@ static uint64_t hash_str(const char *s)
 }
 
 static void on_ip_wake(struct loop_defer *d, void *data);
+static void reap_lingering(struct pool *p);
 
 int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg)
 {
@@ -58,6 +60,7 @@ int pool_new(struct pool **out, struct loop *l, const struct pool_config *cfg)
         return -ENOMEM;
     }
     list_init(&p->lru);
+    list_init(&p->lingering);
     list_init(&p->ip_waiters);
     loop_defer_init(&p->ip_wake, on_ip_wake, p);
     loop_defer_set_label(&p->ip_wake, "pool", LOOP_NO_ID);
@@ -117,10 +120,12 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
     size_t k = hash_str(key) & (p->nbuckets - 1);
     for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket) {
         if (strcmp(o->key, key) == 0) {
+            list_remove(&o->linger_link); /* wanted again: it no longer lingers */
             o->refs++;
             return o;
         }
     }
+    reap_lingering(p);
     if (p->norigins >= p->nbuckets && grow_buckets(p) == 0)
         k = hash_str(key) & (p->nbuckets - 1);
     struct origin *o = calloc(1, sizeof *o);
@@ -129,6 +134,7 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
         return NULL;
     }
     list_init(&o->idle);
+    list_init(&o->linger_link);
     o->allowed = p->cfg.per_host ? p->cfg.per_host : SIZE_MAX;
     o->refs = 1;
     o->next_in_bucket = p->buckets[k];
@@ -137,19 +143,50 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
     return o;
 }
 
-/* Frees o when nothing refers to it any more. */
-static void origin_release(struct pool *p, struct origin *o)
+static void origin_free(struct pool *p, struct origin *o)
 {
-    if (o->open > 0 || o->refs > 0)
-        return;
     size_t k = hash_str(o->key) & (p->nbuckets - 1);
     struct origin **pp = &p->buckets[k];
     while (*pp != o)
         pp = &(*pp)->next_in_bucket;
     *pp = o->next_in_bucket;
     p->norigins--;
+    list_remove(&o->linger_link);
     free(o->key);
     free(o);
+}
+
+/* Frees the lingering origins whose pace has passed, from the oldest on. The list is
+ * in the order they were let go, which is nearly the order their times pass (every
+ * origin has the same interval): one still paced at the head holds the others back a
+ * little, never long. */
+static void reap_lingering(struct pool *p)
+{
+    if (list_empty(&p->lingering))
+        return;
+    uint64_t now = loop_now_us();
+    while (!list_empty(&p->lingering)) {
+        struct origin *o = list_entry(p->lingering.next, struct origin, linger_link);
+        if (o->next_start_us > now)
+            break;
+        origin_free(p, o);
+    }
+}
+
+/* Frees o when nothing refers to it any more, or lets it linger while its next start is
+ * paced: a new origin of the same key would start with no pace at all. */
+static void origin_release(struct pool *p, struct origin *o)
+{
+    if (o->open > 0 || o->refs > 0)
+        return;
+    if (o->next_start_us > loop_now_us()) {
+        if (!list_linked(&o->linger_link))
+            list_push_back(&p->lingering, &o->linger_link);
+        reap_lingering(p);
+        return;
+    }
+    origin_free(p, o);
+    reap_lingering(p);
 }
 
 void pool_origin_unref(struct pool *p, struct origin *o)

@@ -22,7 +22,10 @@
  * pool_checkin (keep it) or pool_close (drop it); between the two, the connection's
  * watcher belongs to the request. Origins live while anything refers to them: open
  * connections, or the references pool_origin hands out (a request holds one from the
- * moment it knows its origin until it is done with it); an unreferenced one is freed.
+ * moment it knows its origin until it is done with it); an unreferenced one is freed,
+ * unless its next start is still paced (--per-host-rate): then it lingers until that
+ * time, so that a site whose requests come one at a time, with no connection kept
+ * between them, is still paced.
  */
 #ifndef SALVO_POOL_H
 #define SALVO_POOL_H
@@ -41,11 +44,13 @@ struct origin {
     char *key;                     /* "https://host:port", plus " via PROXY" */
     struct list idle;              /* idle pool_conns, most recently used first */
     size_t n_idle;
-    size_t refs;       /* references from pool_origin, besides connections */
-    size_t open;       /* connections open or being opened (busy + idle) */
-    size_t allowed;    /* adaptive cap on busy connections: 1 .. per_host */
-    uint32_t recent;   /* the last answers, one bit each, newest lowest: 1 = pushed back */
-    unsigned n_recent; /* answers held in recent, at most 32 */
+    size_t refs;             /* references from pool_origin, besides connections */
+    size_t open;             /* connections open or being opened (busy + idle) */
+    size_t allowed;          /* adaptive cap on busy connections: 1 .. per_host */
+    uint32_t recent;         /* the last answers, one bit each, newest lowest: 1 = pushed back */
+    unsigned n_recent;       /* answers held in recent, at most 32 */
+    uint64_t next_start_us;  /* --per-host-rate: no attempt starts before (limiter.c) */
+    struct list linger_link; /* in the pool's lingering list: kept only for its pace */
 };
 
 struct pool_conn {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "url.h"
 
 /* Reasons name the part that is wrong, never the password. */
@@ -24,28 +25,6 @@ static const struct {
     {"socks5", PROXY_SOCKS5, 1080},
     {"socks5h", PROXY_SOCKS5H, 1080},
 };
-
-void proxy_base64(const void *p, size_t n, char *out)
-{
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *s = p;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        *out++ = digits[v >> 18];
-        *out++ = digits[(v >> 12) & 63];
-        *out++ = digits[(v >> 6) & 63];
-        *out++ = digits[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0);
-        *out++ = digits[v >> 18];
-        *out++ = digits[(v >> 12) & 63];
-        *out++ = i + 1 < n ? digits[(v >> 6) & 63] : '=';
-        *out++ = '=';
-    }
-    *out = '\0';
-}
 
 /* Splits "user[:pass]" into decoded parts and makes the Basic credentials. */
 static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, size_t errlen)
@@ -66,7 +45,7 @@ static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, s
         return 0;
     size_t ul = strlen(px->user), pl = strlen(px->pass);
     char *plain = malloc(ul + 1 + pl);
-    px->basic_auth = malloc(sizeof "Basic " + 4 * ((ul + 1 + pl + 2) / 3));
+    px->basic_auth = malloc(sizeof "Basic " + base64_len(ul + 1 + pl));
     if (plain == NULL || px->basic_auth == NULL) {
         free(plain);
         snprintf(err, errlen, "out of memory");
@@ -76,7 +55,7 @@ static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, s
     plain[ul] = ':';
     memcpy(plain + ul + 1, px->pass, pl);
     memcpy(px->basic_auth, "Basic ", 6);
-    proxy_base64(plain, ul + 1 + pl, px->basic_auth + 6);
+    base64_encode(plain, ul + 1 + pl, px->basic_auth + 6);
     explicit_bzero(plain, ul + 1 + pl);
     free(plain);
     return 0;

@@ -84,8 +84,4 @@ void proxy_settings_free(struct proxy_settings *s);
 /* The proxy a target goes through, NULL when it goes direct. */
 const struct proxy *proxy_pick(const struct proxy_settings *s, int tls, const char *host);
 
-/* RFC 4648 base64 of n bytes at p into out (NUL-terminated); out must hold
- * 4 * ((n + 2) / 3) + 1 bytes. */
-void proxy_base64(const void *p, size_t n, char *out);
-
 #endif

@@ -5,12 +5,15 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
+#include "base64.h"
 #include "blocking.h"
 #include "drive.h"
 #include "http1_request.h"
@@ -378,6 +381,46 @@ static void free_proxies(salvo_t *eng)
     }
 }
 
+SALVO_API int salvo_basic_auth(const char *user, const char *password, char *out, size_t outlen)
+{
+    size_t ul = strlen(user), pl = strlen(password), n = ul + 1 + pl;
+    if (outlen < sizeof "Basic " + base64_len(n))
+        return -1;
+    char *plain = malloc(n);
+    if (plain == NULL)
+        return -1;
+    memcpy(plain, user, ul);
+    plain[ul] = ':';
+    memcpy(plain + ul + 1, password, pl);
+    memcpy(out, "Basic ", 6);
+    base64_encode(plain, n, out + 6);
+    explicit_bzero(plain, n);
+    free(plain);
+    return (int)(6 + base64_len(n));
+}
+
+/* A rate: 0 (off), or from one start a year up (the interval must fit). */
+static int rate_valid(double per_second)
+{
+    return per_second == 0 || (isfinite(per_second) && per_second >= 1.0 / (365.0 * 24 * 3600));
+}
+
+SALVO_API int salvo_set_rate(salvo_t *eng, double per_second, double per_origin_per_second)
+{
+    if (eng == NULL || !rate_valid(per_second) || !rate_valid(per_origin_per_second))
+        return -1;
+    limiter_set_rate(&eng->limiter, per_second, per_origin_per_second);
+    return 0;
+}
+
+SALVO_API int salvo_set_family(salvo_t *eng, int family)
+{
+    if (eng == NULL || (family != 0 && family != 4 && family != 6))
+        return -1;
+    dns_set_family(eng->dns, family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC);
+    return 0;
+}
+
 SALVO_API int salvo_run(salvo_t *eng)
 {
     if (eng->running)
@@ -445,6 +488,7 @@ SALVO_API void salvo_free(salvo_t *eng)
             cancel_all(eng);
         loop_defer_cancel(eng->loop, &eng->sched);
         loop_defer_cancel(eng->loop, &eng->deliver);
+        drive_stop(eng);
     }
     /* Idle connections are the pool's: closed before the loop they are watched by. */
     pool_free(eng->pool);

@@ -45,7 +45,7 @@ LAYERS = [
         "transports",
         ["tcp", "tls_transport", "tunnel", "tls", "chunked", "decode", "dns_cache", "url", "sock"],
     ),
-    ("base", ["loop", "timer_heap", "buf"]),
+    ("base", ["loop", "timer_heap", "buf", "base64"]),
 ]
 
 # nm's global symbol types: U (and w/v, weak) are references, the rest are definitions.

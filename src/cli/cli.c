@@ -29,6 +29,9 @@ static const char usage_text[] =
     "  -X, --request METHOD       method for every URL (GET)\n"
     "  -H, --header 'Name: value' extra request header, repeatable\n"
     "  -d, --data STRING|@FILE    request body (implies POST unless -X)\n"
+    "  -A, --user-agent STRING    the User-Agent header (salvo/VERSION)\n"
+    "  -u, --user USER:PASSWORD   HTTP Basic credentials, dropped when a redirect leaves\n"
+    "                             the origin\n"
     "  -m, --max-time SEC         deadline for one attempt (30)\n"
     "      --connect-timeout SEC  deadline for DNS + connect + TLS (10)\n"
     "      --retry N              retries for retryable failures (2)\n"
@@ -44,6 +47,10 @@ static const char usage_text[] =
     "  -c, --concurrency N        requests in flight at once (50)\n"
     "      --per-host N           connections per origin (0: no cap beyond -c)\n"
     "      --per-ip N             connections per remote IP (0: no cap beyond -c)\n"
+    "      --rate N[/s|/m|/h]     at most N attempt starts per second (minute, hour), evenly\n"
+    "      --per-host-rate N[/s|/m|/h]  the same, per origin\n"
+    "  -4, --ipv4                 connect over IPv4 only\n"
+    "  -6, --ipv6                 connect over IPv6 only\n"
     "      --no-keepalive         no connection reuse\n"
     "      --idle-timeout SEC     idle pooled connection lifetime (30)\n"
     "      --max-idle N           idle pooled connections in all (256)\n"
@@ -125,6 +132,8 @@ enum {
     OPT_FORMAT,
     OPT_SUMMARY,
     OPT_NOPROXY,
+    OPT_RATE,
+    OPT_PER_HOST_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -150,6 +159,12 @@ static const struct option long_opts[] = {
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
     {"per-ip", required_argument, NULL, OPT_PER_IP},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"per-host-rate", required_argument, NULL, OPT_PER_HOST_RATE},
+    {"ipv4", no_argument, NULL, '4'},
+    {"ipv6", no_argument, NULL, '6'},
+    {"user-agent", required_argument, NULL, 'A'},
+    {"user", required_argument, NULL, 'u'},
     {"no-keepalive", no_argument, NULL, OPT_NO_KEEPALIVE},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"max-idle", required_argument, NULL, OPT_MAX_IDLE},
@@ -261,6 +276,37 @@ static int parse_size(const char *flag, const char *s, uint64_t *out)
     return 0;
 }
 
+/* Rates: a positive number of starts, per second unless /s, /m or /h says otherwise.
+ * *out is per second. Strict: "5/x", " 5", "0x5" or "inf" are refused, not guessed at. */
+static int parse_rate(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '.' || s[0] == '-') || errno || end == s ||
+        !isfinite(v) || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
+        return bad(flag, s, "not a rate: N, N/s, N/m or N/h");
+    double unit = 1;
+    if (*end == '/') {
+        if (strcmp(end, "/s") == 0)
+            unit = 1;
+        else if (strcmp(end, "/m") == 0)
+            unit = 60;
+        else if (strcmp(end, "/h") == 0)
+            unit = 3600;
+        else
+            return bad(flag, s, "the unit must be /s, /m or /h");
+    } else if (*end != '\0') {
+        return bad(flag, s, "not a rate: N, N/s, N/m or N/h");
+    }
+    if (v <= 0)
+        return bad(flag, s, "must be more than 0");
+    if (v / unit < 1.0 / 31536000)
+        return bad(flag, s, "must be at least one start a year");
+    *out = v / unit;
+    return 0;
+}
+
 static int parse_format(const char *s, enum cli_format *out)
 {
     static const char *const names[] = {
@@ -351,6 +397,64 @@ static int check_method(const char *m)
     return check_request("-X", &one);
 }
 
+/* -A: the value must make a valid header line, as an -H would. */
+static int check_user_agent(const char *ua)
+{
+    char line[1024];
+    if (snprintf(line, sizeof line, "User-Agent: %s", ua) >= (int)sizeof line)
+        return bad("-A", ua, "longer than 1000 bytes");
+    const char *h = line;
+    salvo_request_t one = {.headers = &h, .headers_len = 1};
+    return check_request("-A", &one);
+}
+
+/* -u USER:PASSWORD: the Authorization header of HTTP Basic (RFC 7617). Never echoes the
+ * value in a message: it holds a password. */
+static int set_user(struct cli *c, const char *arg)
+{
+    static const char prefix[] = "Authorization: ";
+    const char *colon = strchr(arg, ':');
+    if (colon == NULL) {
+        fprintf(stderr, "salvo: -u needs USER:PASSWORD: salvo cannot ask for the password "
+                        "(see salvo --help)\n");
+        return -1;
+    }
+    /* A user name has no colon (RFC 7617): the first one ends it. */
+    size_t cap = sizeof prefix + 4 * (strlen(arg) + 3) / 3 + 8;
+    char *user = strndup(arg, (size_t)(colon - arg));
+    char *h = malloc(cap);
+    if (user == NULL || h == NULL ||
+        salvo_basic_auth(user, colon + 1, h + sizeof prefix - 1, cap - sizeof prefix + 1) < 0) {
+        free(user);
+        free(h);
+        fprintf(stderr, "salvo: -u: out of memory\n");
+        return -1;
+    }
+    memcpy(h, prefix, sizeof prefix - 1);
+    free(user);
+    free(c->auth);
+    c->auth = h;
+    return 0;
+}
+
+/* The password of -u is blanked in the process's arguments once read, so that ps and
+ * /proc/PID/cmdline do not show it for the length of the run (curl does the same). */
+static void hide_password(char *arg)
+{
+    char *colon = strchr(arg, ':');
+    if (colon != NULL)
+        memset(colon + 1, '*', strlen(colon + 1));
+}
+
+static int has_header(const struct cli *c, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < c->nheaders; i++)
+        if (strncasecmp(c->headers[i], name, n) == 0 && c->headers[i][n] == ':')
+            return 1;
+    return 0;
+}
+
 /* One option; returns 0, 1 to exit 0 (help, version), or -1 on a usage error. */
 static int apply(struct cli *c, int opt, const char *arg)
 {
@@ -370,6 +474,20 @@ static int apply(struct cli *c, int opt, const char *arg)
         return check_method(arg);
     case 'H':
         return check_header(arg) < 0 ? -1 : push(&c->headers, &c->nheaders, arg);
+    case 'A':
+        g->user_agent = arg;
+        return check_user_agent(arg);
+    case 'u':
+        return set_user(c, arg);
+    case '4':
+    case '6':
+        /* Both given is refused once all options are read: -1 remembers it. */
+        c->family = c->family != 0 && c->family != opt - '0' ? -1 : opt - '0';
+        return 0;
+    case OPT_RATE:
+        return parse_rate("--rate", arg, &c->rate);
+    case OPT_PER_HOST_RATE:
+        return parse_rate("--per-host-rate", arg, &c->per_host_rate);
     case 'd':
         free(c->body);
         c->body = NULL;
@@ -520,7 +638,7 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
     checks_init(&c->checks);
     opterr = 0; /* our own one-line messages */
     int opt;
-    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:x:kLshV", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:i:o:X:H:d:m:x:A:u:46kLshV", long_opts, NULL)) != -1) {
         if (opt == ':') {
             fprintf(stderr, "salvo: option '%s' needs a value (see salvo --help)\n",
                     argv[optind - 1]);
@@ -533,6 +651,12 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
         int rc = apply(c, opt, optarg);
         if (rc != 0)
             return rc > 0 ? CLI_EXIT0 : CLI_USAGE;
+        if (opt == 'u')
+            hide_password(optarg);
+    }
+    if (c->family < 0) {
+        fprintf(stderr, "salvo: -4 and -6 exclude each other (see salvo --help)\n");
+        return CLI_USAGE;
     }
     if (c->resume && (c->output_path == NULL || strcmp(c->output_path, "-") == 0 ||
                       (c->format != CLI_FORMAT_AUTO && c->format != CLI_FORMAT_JSONL))) {
@@ -556,6 +680,10 @@ enum cli_parse cli_parse(struct cli *c, int argc, char **argv)
                         "or -o - (see salvo --help)\n");
         return CLI_USAGE;
     }
+    /* An -H Authorization replaces -u's, as -H replaces every header salvo makes. */
+    if (c->auth != NULL && !has_header(c, "Authorization") &&
+        push(&c->headers, &c->nheaders, c->auth) < 0)
+        return CLI_USAGE;
     c->req.headers = c->headers;
     c->req.headers_len = c->nheaders;
     c->req.body = c->body;
@@ -570,5 +698,6 @@ void cli_free(struct cli *c)
     free(c->headers);
     free(c->resolve);
     free(c->body);
+    free(c->auth);
     checks_free(&c->checks);
 }

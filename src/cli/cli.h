@@ -51,6 +51,10 @@ struct cli {
     size_t nresolve;
     char *body; /* -d, read from a file for @FILE (owned) */
     size_t body_len;
+    char *auth;           /* -u's "Authorization: Basic ..." line (owned), or NULL */
+    double rate;          /* --rate, starts per second; 0 when not given */
+    double per_host_rate; /* --per-host-rate, per origin; 0 when not given */
+    int family;           /* -4: 4, -6: 6, neither: 0, both: -1 (a usage error) */
 };
 
 enum cli_parse {

@@ -399,6 +399,9 @@ int run_start_engine(struct run *run)
         run->engine = NULL;
         return -1;
     }
+    /* Both values were checked by cli_parse: these cannot fail. */
+    (void)salvo_set_rate(run->engine, run->cli->rate, run->cli->per_host_rate);
+    (void)salvo_set_family(run->engine, run->cli->family);
     if (run->trace != NULL)
         salvo_set_trace(run->engine, on_trace, run);
     return 0;

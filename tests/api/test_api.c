@@ -305,6 +305,25 @@ static void test_absurd_durations_refused(void **state)
     assert_null(e);
 }
 
+/* The setters of settings added after 0.1.0 refuse what they cannot honour. */
+static void test_rate_and_family_setters(void **state)
+{
+    (void)state;
+    salvo_t *e = new_engine(4);
+    assert_int_equal(salvo_set_rate(e, 100, 10), 0);
+    assert_int_equal(salvo_set_rate(e, 0, 0), 0); /* off */
+    assert_int_equal(salvo_set_rate(e, -1, 0), -1);
+    assert_int_equal(salvo_set_rate(e, 0, -0.5), -1);
+    assert_int_equal(salvo_set_rate(e, 0.0 / 0.0, 0), -1);
+    assert_int_equal(salvo_set_rate(e, 1.0 / 0.0, 0), -1);
+    assert_int_equal(salvo_set_rate(e, 1e-12, 0), -1); /* slower than one start a year */
+    assert_int_equal(salvo_set_family(e, 4), 0);
+    assert_int_equal(salvo_set_family(e, 6), 0);
+    assert_int_equal(salvo_set_family(e, 0), 0);
+    assert_int_equal(salvo_set_family(e, 5), -1);
+    salvo_free(e);
+}
+
 static void test_error_names(void **state)
 {
     (void)state;
@@ -363,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_bad_config_refused),
         cmocka_unit_test(test_run_after_cancel_returns),
         cmocka_unit_test(test_absurd_durations_refused),
+        cmocka_unit_test(test_rate_and_family_setters),
         cmocka_unit_test(test_error_names),
     };
     return cmocka_run_group_tests(tests, start_testd, stop_testd);

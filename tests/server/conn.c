@@ -14,6 +14,7 @@
  * still reads ahead, into its bounded buffer: that keeps pipelined requests for later
  * and notices a client that went away.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
@@ -26,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testd.h"
@@ -492,10 +494,40 @@ static void start_reply(struct server *s, struct conn *c, const struct request *
     write_reply(s, c);
 }
 
+/* --log-requests: when the request arrived (CLOCK_MONOTONIC, microseconds), the local
+ * address it arrived at, its method and target: what a test of pacing counts. */
+static void log_request(struct server *s, struct conn *c, const struct request *rq)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char addr[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (getsockname(c->w.fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+            port = ntohs(a->sin6_port);
+        } else {
+            const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+            port = ntohs(a->sin_port);
+        }
+    }
+    fprintf(s->request_log, "%llu %s %u %.*s %.*s\n",
+            (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000,
+            addr, port, (int)rq->method_len, rq->method ? rq->method : "", (int)rq->target_len,
+            rq->target ? rq->target : "");
+    fflush(s->request_log);
+}
+
 /* Counts a request and builds its reply; code != 0 answers a protocol error instead. */
 static void begin_request(struct server *s, struct conn *c, struct request *rq, int code)
 {
     s->stats.requests++;
+    if (s->request_log)
+        log_request(s, c, rq);
     stats_active(s, 1);
     c->active = 1;
     c->continued = 0;

@@ -4,7 +4,7 @@
  * rules, and README.md for the endpoints.
  *
  *   testd --port-file FILE [--listen ADDR:PORT]... [--idle-close SEC] [--delay-all MS]
- *         [--stats-file FILE] [--fixtures DIR] [--verbose]
+ *         [--stats-file FILE] [--fixtures DIR] [--log-requests FILE] [--verbose]
  *
  * One loop iteration: wait for events (no longer than the nearest timer), dispatch them,
  * run the timers that expired, then free the connections closed during the iteration.
@@ -412,7 +412,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: testd --port-file FILE [--listen ADDR:PORT]... [--idle-close SEC]\n"
                "             [--delay-all MS] [--stats-file FILE] [--fixtures DIR]\n"
-               "             [--verbose]\n"
+               "             [--log-requests FILE] [--verbose]\n"
                "ADDR is 127.x.x.x or [::1]; PORT 0 picks a free port (default 127.0.0.1:0).\n");
 }
 
@@ -432,6 +432,7 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
         {"stats-file", required_argument, NULL, 's'},
         {"fixtures", required_argument, NULL, 'f'},
         {"verbose", no_argument, NULL, 'v'},
+        {"log-requests", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -476,6 +477,13 @@ static int parse_args(struct server *s, int argc, char **argv, const char **port
             break;
         case 'v':
             s->verbose = 1;
+            break;
+        case 'r':
+            s->request_log = fopen(optarg, "w");
+            if (!s->request_log) {
+                fprintf(stderr, "testd: --log-requests %s: %s\n", optarg, strerror(errno));
+                return -1;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -536,6 +544,8 @@ static void shutdown_server(struct server *s)
     if (sig_watch.fd >= 0)
         close(sig_watch.fd);
     routes_free(s);
+    if (s->request_log)
+        fclose(s->request_log);
     free(s->heap);
     close(s->epfd);
 }

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define TESTD_HEAD_MAX (64 * 1024)   /* request line and headers; larger is answered 431 */
@@ -89,6 +90,7 @@ struct server {
     const char *stats_file;             /* --stats-file, or NULL */
     const char *fixtures;               /* --fixtures DIR for /fixture/NAME, or NULL */
     int verbose;                        /* --verbose: one stderr line per connection/request */
+    FILE *request_log;                  /* --log-requests: one line per request, or NULL */
     int quit;                           /* set by SIGTERM/SIGINT, checked once per iteration */
 };
 

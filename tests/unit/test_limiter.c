@@ -3,6 +3,9 @@
  * real loop: slots are never exceeded, lanes are served round robin, a waiter put at
  * the front goes first, a cancelled waiter is never called, an origin without room is
  * skipped while the others go ahead, and every granted callback runs exactly once.
+ * Pacing (--rate, --per-host-rate) is tested with times given by the test, not read
+ * from the clock: starts one interval apart, no burst after a quiet spell, a paced
+ * origin skipped while the others go ahead, and a charge that pushes the next start.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -152,18 +155,18 @@ static void test_slots_never_exceeded(void **state)
         wait_for(f, &w[i], 0);
     }
     assert_int_equal(f->lim.waiting, 12);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 3);
     assert_int_equal(f->lim.in_flight, 3);
     assert_int_equal(f->lim.waiting, 9);
     /* No slot free: another pass grants nothing. */
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 3);
 
     /* Each slot given back lets exactly one more in, until everybody ran. */
     for (size_t done = 0; done < 12; done++) {
         done_with(f, grants[done]);
-        limiter_grant(&f->lim);
+        limiter_grant(&f->lim, 0);
         assert_int_equal(n_grants, done + 4 > 12 ? 12 : done + 4);
         assert_true(f->lim.in_flight <= 3);
     }
@@ -207,7 +210,7 @@ static void test_round_robin(void **state)
     waiter_init(f, &wb, "b", b);
     wait_for(f, &wb, 0);
 
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 2);
     assert_true(first_grant_of(b) < 2);
     assert_int_equal(wb.granted_cb_called, 1);
@@ -215,7 +218,7 @@ static void test_round_robin(void **state)
     /* The rest of A, one slot at a time, in the order they came. */
     while (f->lim.in_flight > 0) {
         done_with(f, grants[n_grants - f->lim.in_flight]);
-        limiter_grant(&f->lim);
+        limiter_grant(&f->lim, 0);
     }
     assert_int_equal(n_grants, 11);
     size_t k = 0;
@@ -247,7 +250,7 @@ static void test_round_robin_three(void **state)
             waiter_init(f, &w[n], "w", o[k]);
             wait_for(f, &w[n], 0);
         }
-    limiter_grant(&f->lim); /* 64 slots: everybody, in round-robin order */
+    limiter_grant(&f->lim, 0); /* 64 slots: everybody, in round-robin order */
     assert_int_equal(n_grants, 10);
     /* Each of the first three grants is another origin. */
     assert_true(grants[0]->origin != grants[1]->origin);
@@ -280,12 +283,12 @@ static void test_at_front(void **state)
     wait_for(f, &w2, 0);
     wait_for(f, &back, 1);
 
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 1);
     assert_ptr_equal(grants[0], &back);
     for (int i = 0; i < 2; i++) {
         done_with(f, grants[n_grants - 1]);
-        limiter_grant(&f->lim);
+        limiter_grant(&f->lim, 0);
     }
     assert_int_equal(n_grants, 3);
     assert_ptr_equal(grants[1], &w1);
@@ -325,7 +328,7 @@ static void test_cancel(void **state)
     assert_int_equal(f->lim.nlanes, 1);
     assert_int_equal(f->lim.waiting, 2);
 
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 2);
     assert_ptr_equal(grants[0], &w1);
     assert_ptr_equal(grants[1], &w3);
@@ -340,7 +343,7 @@ static void test_cancel(void **state)
     done_with(f, &w3);
     /* And a cancelled waiter may wait again later, and is then granted once. */
     wait_for(f, &w2, 0);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(w2.granted_cb_called, 1);
     done_with(f, &w2);
     pool_origin_unref(f->pool, a);
@@ -374,7 +377,7 @@ static void test_origin_without_room(void **state)
         wait_for(f, &wb[i], 0);
     }
 
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     /* B's first, then B's second only when B's first is done: B has room for one too. */
     assert_int_equal(n_grants, 1);
     assert_ptr_equal(grants[0], &wb[0]);
@@ -382,28 +385,28 @@ static void test_origin_without_room(void **state)
     for (int i = 0; i < 3; i++)
         assert_true(limiter_waiting(&wa[i].w));
     done_with(f, &wb[0]);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 2);
     assert_ptr_equal(grants[1], &wb[1]);
     assert_int_equal(f->lim.waiting, 3);
 
     /* A's busy connection closes: room for one, the first of A's. */
     pool_unreserve(f->pool, a);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 3);
     assert_ptr_equal(grants[2], &wa[0]);
     assert_true(limiter_waiting(&wa[1].w));
     assert_true(limiter_waiting(&wa[2].w));
     /* Slots are free, but A is full again: nothing more. */
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 3);
 
     done_with(f, &wb[1]);
     done_with(f, &wa[0]);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_ptr_equal(grants[3], &wa[1]);
     done_with(f, &wa[1]);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_ptr_equal(grants[4], &wa[2]);
     done_with(f, &wa[2]);
     for (int i = 0; i < 3; i++)
@@ -439,7 +442,7 @@ static void test_grant_hands_idle_connection(void **state)
     waiter_init(f, &w2, "w2", a);
     wait_for(f, &w1, 0);
     wait_for(f, &w2, 0);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     /* --per-host 1: the idle connection is the one room there is. */
     assert_int_equal(n_grants, 1);
     assert_ptr_equal(w1.pc, pc);
@@ -451,7 +454,7 @@ static void test_grant_hands_idle_connection(void **state)
     pool_checkin(f->pool, pc);
     w1.pc = NULL;
     limiter_release(&f->lim);
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 2);
     assert_ptr_equal(w2.pc, pc);
     done_with(f, &w2);
@@ -485,7 +488,7 @@ static void test_release_inside_grant(void **state)
         waiter_init(f, &w[i], "w", a);
         assert_int_equal(limiter_wait(&f->lim, &w[i].w, a, 0, on_granted_quick, &w[i]), 0);
     }
-    limiter_grant(&f->lim);
+    limiter_grant(&f->lim, 0);
     assert_int_equal(n_grants, 5);
     assert_int_equal(f->lim.in_flight, 0);
     assert_int_equal(f->lim.max_in_flight, 1);
@@ -495,6 +498,88 @@ static void test_release_inside_grant(void **state)
     }
     assert_int_equal(f->lim.nlanes, 0);
     pool_origin_unref(f->pool, a);
+}
+
+/* ---- pacing -------------------------------------------------------------------------- */
+
+#define T0 1000000000ull /* a time, in microseconds, far from 0 */
+
+static void test_global_pace(void **state)
+{
+    struct fixture *f = *state;
+    struct origin *a = pool_origin(f->pool, 0, "a.test", 80, NULL);
+    struct origin *b = pool_origin(f->pool, 0, "b.test", 80, NULL);
+    struct waiter w[6];
+    limiter_set_rate(&f->lim, 100, 0); /* one start every 10 ms */
+
+    for (int i = 0; i < 6; i++) {
+        waiter_init(f, &w[i], "w", i % 2 ? b : a);
+        wait_for(f, &w[i], 0);
+    }
+    /* One start, then nothing until 10 ms later, whatever the free slots. */
+    assert_int_equal(limiter_grant(&f->lim, T0), T0 + 10000);
+    assert_int_equal(n_grants, 1);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 5000), T0 + 10000);
+    assert_int_equal(n_grants, 1);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 10000), T0 + 20000);
+    assert_int_equal(n_grants, 2);
+    /* A start a little late (a timer's lateness) keeps the pace's times. */
+    assert_int_equal(limiter_grant(&f->lim, T0 + 20700), T0 + 30000);
+    assert_int_equal(n_grants, 3);
+    /* After a quiet spell, one start, not a burst making up for it. */
+    assert_int_equal(limiter_grant(&f->lim, T0 + 500000), T0 + 510000);
+    assert_int_equal(n_grants, 4);
+    /* The lanes still take turns. */
+    assert_ptr_equal(grants[0]->origin, a);
+    assert_ptr_equal(grants[1]->origin, b);
+    assert_ptr_equal(grants[2]->origin, a);
+    assert_ptr_equal(grants[3]->origin, b);
+    /* The last two go; with nobody left, no pacer holds anybody back. */
+    limiter_grant(&f->lim, T0 + 510000);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 520000), 0);
+    assert_int_equal(n_grants, 6);
+    for (int i = 0; i < 6; i++)
+        done_with(f, &w[i]);
+    pool_origin_unref(f->pool, a);
+    pool_origin_unref(f->pool, b);
+}
+
+static void test_origin_pace(void **state)
+{
+    struct fixture *f = *state;
+    struct origin *o[3] = {
+        pool_origin(f->pool, 0, "a.test", 80, NULL),
+        pool_origin(f->pool, 0, "b.test", 80, NULL),
+        pool_origin(f->pool, 0, "c.test", 80, NULL),
+    };
+    struct waiter w[7];
+    limiter_set_rate(&f->lim, 0, 10); /* one start every 100 ms per origin */
+
+    /* a has four waiters at the head of the queue, b and c one each after them. */
+    for (int i = 0; i < 7; i++) {
+        waiter_init(f, &w[i], "w", o[i < 4 ? 0 : i - 3 < 3 ? i - 3 : 2]);
+        wait_for(f, &w[i], 0);
+    }
+    /* One start per origin: a paced origin does not hold the others back. */
+    assert_int_equal(limiter_grant(&f->lim, T0), T0 + 100000);
+    assert_int_equal(n_grants, 3);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 50000), T0 + 100000);
+    assert_int_equal(n_grants, 3);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 100000), T0 + 200000);
+    assert_int_equal(n_grants, 5);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 200000), T0 + 300000);
+    assert_int_equal(n_grants, 6);
+    assert_int_equal(limiter_grant(&f->lim, T0 + 300000), 0);
+    assert_int_equal(n_grants, 7);
+    /* A charge (a replay that did not wait) pushes the next start of its origin. */
+    limiter_charge(&f->lim, o[1], T0 + 300000);
+    assert_int_equal(limiter_next_start(&f->lim, o[1]), T0 + 400000);
+    limiter_charge(&f->lim, o[1], T0 + 300000);
+    assert_int_equal(limiter_next_start(&f->lim, o[1]), T0 + 500000);
+    for (int i = 0; i < 7; i++)
+        done_with(f, &w[i]);
+    for (int i = 0; i < 3; i++)
+        pool_origin_unref(f->pool, o[i]);
 }
 
 int main(void)
@@ -509,6 +594,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grant_hands_idle_connection, setup_per_host_1,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_release_inside_grant, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_global_pace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_origin_pace, setup, teardown),
     };
     return cmocka_run_group_tests_name("limiter", tests, NULL, NULL);
 }

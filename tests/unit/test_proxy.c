@@ -1,5 +1,5 @@
 /*
- * test_proxy.c -- proxy URLs, no-proxy lists and the Basic credentials, as tables of
+ * test_proxy.c -- proxy URLs, no-proxy lists and base64 (RFC 4648), as tables of
  * cases. Which proxy a run picks from the environment, and what the proxies themselves
  * do, is tested against real proxies in tests/integration/proxy.sh.
  */
@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "base64.h"
 #include "proxy.h"
 
 struct parse_case {
@@ -159,7 +160,7 @@ static void test_base64(void **state)
     };
     for (size_t i = 0; i < sizeof rfc4648 / sizeof rfc4648[0]; i++) {
         char out[16];
-        proxy_base64(rfc4648[i][0], strlen(rfc4648[i][0]), out);
+        base64_encode(rfc4648[i][0], strlen(rfc4648[i][0]), out);
         assert_string_equal(out, rfc4648[i][1]);
     }
 }
