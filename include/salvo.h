@@ -406,6 +406,16 @@ SALVO_API int salvo_set_rate(salvo_t *engine, double starts_per_second,
  * before salvo_run or between runs. */
 SALVO_API int salvo_set_family(salvo_t *engine, int family);
 
+/* Called after each batch of completion callbacks: the results of one loop pass have all
+ * been delivered. A program that writes results can flush its output here, once per
+ * batch, rather than once per result (a write per result costs a system call each).
+ * Like a completion callback, it may call salvo_submit, salvo_cancel and salvo_stats. */
+typedef void salvo_batch_cb(void *user);
+
+/* Sets (cb NULL: removes) the batch callback. A setter, so that salvo_config_t keeps its
+ * layout. */
+SALVO_API void salvo_set_batch_end(salvo_t *engine, salvo_batch_cb *cb, void *user);
+
 /* Frees the engine. Requests still queued or in flight complete with
  * SALVO_E_CANCELLED first. Every fd the engine opened is closed on return. */
 SALVO_API void salvo_free(salvo_t *engine);

@@ -9,6 +9,7 @@
 #define SALVO_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
     char *data; /* allocation; bytes [off, len) are the content */
@@ -22,10 +23,26 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);  /* frees memory; b stays usable (empty) */
 void buf_reset(struct buf *b); /* empties, keeps the allocation */
 
+/* buf_append when the allocation may have to grow (or n is over the cap). */
+int buf_append_grow(struct buf *b, const void *p, size_t n);
+
 /* Appends; returns 0, -E2BIG when the content would exceed max, -ENOMEM. On error the
- * buffer is unchanged. */
-int buf_append(struct buf *b, const void *p, size_t n);
-int buf_append_str(struct buf *b, const char *s);
+ * buffer is unchanged. Inline: a request head is a dozen small appends, and the common
+ * case, room in the allocation, is one comparison and a memcpy. */
+static inline int buf_append(struct buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len > n && b->len - b->off + n <= b->max) {
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        return 0;
+    }
+    return buf_append_grow(b, p, n);
+}
+
+static inline int buf_append_str(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static inline const char *buf_head(const struct buf *b)

@@ -47,6 +47,8 @@ struct salvo {
     int tls_failed;
     salvo_trace_cb *trace; /* salvo_set_trace's callback, NULL when none */
     void *trace_user;
+    salvo_batch_cb *batch_end; /* salvo_set_batch_end's callback, NULL when none */
+    void *batch_user;
     uint64_t t_start; /* microseconds, monotonic: the engine was made */
 
     struct list live;                       /* every request not yet completed */

@@ -688,6 +688,8 @@ void req_complete(struct req *r, salvo_err_t err, const char *msg)
 
 void req_deliver(struct salvo *eng)
 {
+    if (list_empty(&eng->completed))
+        return;
     while (!list_empty(&eng->completed)) {
         struct req *r = list_entry(eng->completed.next, struct req, live);
         list_remove(&r->live);
@@ -706,6 +708,8 @@ void req_deliver(struct salvo *eng)
         free(log);
         req_free(r);
     }
+    if (eng->batch_end != NULL)
+        eng->batch_end(eng->batch_user);
 }
 
 /* Keeps a finished request's run state for the next request, up to one per slot (as

@@ -349,6 +349,12 @@ SALVO_API void salvo_set_trace(salvo_t *eng, salvo_trace_cb *cb, void *user)
     eng->trace_user = user;
 }
 
+SALVO_API void salvo_set_batch_end(salvo_t *eng, salvo_batch_cb *cb, void *user)
+{
+    eng->batch_end = cb;
+    eng->batch_user = user;
+}
+
 SALVO_API int salvo_set_proxy(salvo_t *eng, const char *http_proxy, const char *https_proxy,
                               const char *noproxy, char *err, size_t errlen)
 {

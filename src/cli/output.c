@@ -41,6 +41,13 @@ struct rec {
     char buf[4096];
 };
 
+/* Not `= {.fp = fp}`: that would zero the 4 KiB buffer once per record. */
+static void rec_init(struct rec *o, FILE *fp)
+{
+    o->fp = fp;
+    o->len = 0;
+}
+
 static void rec_flush(struct rec *o)
 {
     if (o->len > 0)
@@ -404,7 +411,8 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
     static const struct output_extra none;
     if (x == NULL)
         x = &none;
-    struct rec rec = {.fp = out}, *fp = &rec;
+    struct rec rec, *fp = &rec;
+    rec_init(&rec, out);
     rec_puts(fp, "{\"index\":");
     put_u64(fp, r->index);
     put_str(fp, K("url"), r->url);
@@ -458,14 +466,16 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
 
 void output_json_string(FILE *out, const char *s)
 {
-    struct rec rec = {.fp = out};
+    struct rec rec;
+    rec_init(&rec, out);
     put_json_string(&rec, s);
     rec_flush(&rec);
 }
 
 int output_json_transition(FILE *out, const salvo_transition_t *t)
 {
-    struct rec rec = {.fp = out}, *fp = &rec;
+    struct rec rec, *fp = &rec;
+    rec_init(&rec, out);
     rec_puts(fp, "{\"t_ms\":");
     put_ms(fp, "", 0, t->t_ms);
     rec_write(fp, K("index"));

@@ -36,6 +36,11 @@ int report_open(struct report **rp, const struct cli *c, FILE *out, const char *
  * of a pipe has gone; the progress bar is already erased for a message). */
 int report_record(struct report *rp, const salvo_result_t *r, const struct output_extra *x);
 
+/* Hands the records written since the last call to the kernel: once per batch of
+ * completions, so that a user tailing the output sees each result as it happens. Returns
+ * 0, or -1 as report_record. */
+int report_flush(struct report *rp);
+
 /* The input has ended after `urls` URLs: the progress bar shows done / total from now
  * on. (A run whose URLs are all arguments knows its total from the start.) */
 /* Counts a record written by an earlier run (--resume) in the summary, without writing

@@ -40,6 +40,8 @@ static void on_signal(int sig)
         salvo_cancel(signal_engine);
 }
 
+static void output_failed(struct run *run);
+
 /* Writes one record, after the checks: ok is true only with no error and no failed
  * check. body is what was kept of the body (for the body check), NULL when nothing. */
 static void write_record(struct run *run, const salvo_result_t *in, struct output_extra *x,
@@ -69,17 +71,33 @@ static void write_record(struct run *run, const salvo_result_t *in, struct outpu
         run->not_ok++;
     if (run->write_failed)
         return;
-    if (report_record(run->report, r, x) < 0) {
-        /* A reader that went away (salvo ... | head -1) wanted no more: end quietly. */
-        if (errno != EPIPE)
-            fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
-        run->write_failed = 1;
-        salvo_cancel(run->engine);
+    if (report_record(run->report, r, x) < 0)
+        output_failed(run);
+}
+
+/* The output failed: a reader that went away (salvo ... | head -1) wanted no more, and the
+ * run ends quietly; anything else is said. */
+static void output_failed(struct run *run)
+{
+    if (errno != EPIPE)
+        fprintf(stderr, "salvo: writing %s: %s\n", run->out_name, strerror(errno));
+    run->write_failed = 1;
+    salvo_cancel(run->engine);
+}
+
+/* After each batch of completions (one loop pass): the batch's records go to the kernel
+ * in one write. --resume promises records that survive a power cut, give or take the
+ * last second: the disk is synced at most once a second, so that fsync does not set the
+ * pace of a fast run. */
+static void on_batch_end(void *user)
+{
+    struct run *run = user;
+    if (run->write_failed)
+        return;
+    if (report_flush(run->report) < 0) {
+        output_failed(run);
         return;
     }
-    /* --resume promises records that survive a power cut, give or take the last second:
-     * each record reaches the kernel as it is written (report_record flushes), and the
-     * disk at most once a second, so that fsync does not set the pace of a fast run. */
     if (run->resume != NULL) {
         double now = run_clock();
         if (now - run->last_sync >= RESUME_SYNC_S) {
@@ -402,6 +420,7 @@ int run_start_engine(struct run *run)
     /* Both values were checked by cli_parse: these cannot fail. */
     (void)salvo_set_rate(run->engine, run->cli->rate, run->cli->per_host_rate);
     (void)salvo_set_family(run->engine, run->cli->family);
+    salvo_set_batch_end(run->engine, on_batch_end, run);
     if (run->trace != NULL)
         salvo_set_trace(run->engine, on_trace, run);
     return 0;

@@ -104,6 +104,40 @@ static void test_one_result_per_submit(void **state)
     salvo_free(e);
 }
 
+/* The batch callback: after the completion callbacks of a loop pass, never inside one, and
+ * at least once per pass that delivered something (so a writer that flushes there loses
+ * nothing). */
+struct batches {
+    struct seen seen;
+    int batches;
+    int delivered_at_last_batch;
+};
+
+static void on_batch(void *user)
+{
+    struct batches *b = user;
+    assert_true(b->seen.done_cb_called > b->delivered_at_last_batch);
+    b->delivered_at_last_batch = b->seen.done_cb_called;
+    b->batches++;
+}
+
+static void test_batch_end(void **state)
+{
+    (void)state;
+    struct batches b = {0};
+    salvo_t *e = b.seen.engine = new_engine(8);
+    salvo_set_batch_end(e, on_batch, &b);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(
+            salvo_submit(e, url(i % 2 ? "/" : "/delay/50"), (uint64_t)i, NULL, on_done, &b.seen),
+            0);
+    assert_int_equal(salvo_run(e), 0);
+    assert_int_equal(b.seen.done_cb_called, 20);
+    assert_int_equal(b.delivered_at_last_batch, 20); /* the last results had their batch */
+    assert_true(b.batches >= 2 && b.batches <= 20);  /* the slow ones came in a later pass */
+    salvo_free(e);
+}
+
 static void test_no_fd_left_after_free(void **state)
 {
     (void)state;
@@ -370,6 +404,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_result_per_submit),
+        cmocka_unit_test(test_batch_end),
         cmocka_unit_test(test_url_origin),
         cmocka_unit_test(test_url_mask),
         cmocka_unit_test(test_no_fd_left_after_free),
