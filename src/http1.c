@@ -329,9 +329,10 @@ static int single_length(const char *v, size_t n, char *out, size_t cap)
         size_t len = i - start;
         if (len >= cap)
             return 0;
-        if (items++ == 0)
-            snprintf(out, cap, "%.*s", (int)len, v + start);
-        else if (strlen(out) != len || memcmp(out, v + start, len) != 0)
+        if (items++ == 0) {
+            memcpy(out, v + start, len); /* not snprintf: this runs once per response */
+            out[len] = '\0';
+        } else if (strlen(out) != len || memcmp(out, v + start, len) != 0)
             return 0;
         while (i < n && (v[i] == ' ' || v[i] == '\t'))
             i++;
@@ -362,7 +363,7 @@ static int header_line(struct http1 *h, const char *line, size_t n)
         if (h->length[0] != '\0' && strcmp(h->length, digits) == 0)
             return 0; /* the same length again */
         if (h->length[0] == '\0') {
-            snprintf(h->length, sizeof h->length, "%s", digits);
+            memcpy(h->length, digits, strlen(digits) + 1); /* both hold 24 bytes */
             if (norm_append(h, "Content-Length: ", 16) < 0 ||
                 norm_append(h, digits, strlen(digits)) < 0)
                 return -1;

@@ -222,11 +222,29 @@ static int check_options(const salvo_request_t *opt, char *why, size_t whylen)
     return http1_check_request(opt->method, opt->headers, opt->headers_len, why, whylen);
 }
 
+/* The method's name: the common ones point at constants, so that a request of a list of
+ * GETs allocates nothing for it. */
+static int set_method(struct req *r, const char *method)
+{
+    static const char *const common[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+    if (r->method_owned)
+        free(r->method);
+    r->method_owned = 0;
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++) {
+        if (strcmp(method, common[i]) == 0) {
+            r->method = (char *)common[i];
+            return 0;
+        }
+    }
+    r->method = strdup(method);
+    r->method_owned = r->method != NULL;
+    return r->method != NULL ? 0 : -ENOMEM;
+}
+
 static int copy_options(struct req *r, const salvo_request_t *opt)
 {
     const char *method = opt && opt->method ? opt->method : (opt && opt->body ? "POST" : "GET");
-    r->method = strdup(method);
-    if (r->method == NULL)
+    if (set_method(r, method) < 0)
         return -ENOMEM;
     if (opt && opt->headers_len > 0) {
         r->headers = calloc(opt->headers_len, sizeof *r->headers);
@@ -265,7 +283,8 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
 {
     if (check_options(opt, why, whylen) < 0)
         return -EINVAL;
-    struct req *r = calloc(1, sizeof *r);
+    size_t url_len = strlen(url);
+    struct req *r = calloc(1, sizeof *r + url_len + 1);
     if (r == NULL)
         goto oom;
     r->eng = eng;
@@ -278,10 +297,9 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
     loop_defer_init(&r->refuse, NULL, r);        /* the driver installs its callback */
     loop_timer_init(&r->backoff_timer, NULL, r); /* the driver installs its callback */
     r->t_submit = loop_now_us();
-    r->url_str = strdup(url);
+    r->url_str = memcpy(r->url_buf, url, url_len + 1);
     r->url_err = SALVO_E_BAD_URL; /* until parsed: req_free must not url_free */
-    if (r->url_str == NULL || url_mask_password(url, &r->url_shown) < 0 ||
-        copy_options(r, opt) < 0) {
+    if (url_mask_password(url, &r->url_shown) < 0 || copy_options(r, opt) < 0) {
         req_free(r);
         goto oom;
     }
@@ -646,14 +664,7 @@ salvo_err_t req_follow_redirect(struct req *r, char *msg, size_t msglen)
     if (err != SALVO_E_OK)
         return err;
     if (out.to_get) {
-        char *get = strdup("GET");
-        if (get == NULL) {
-            redirect_out_free(&out);
-            snprintf(msg, msglen, "out of memory");
-            return SALVO_E_RESOURCE;
-        }
-        free(r->method);
-        r->method = get;
+        (void)set_method(r, "GET"); /* a constant: cannot fail */
         body_unref(r->body);
         r->body = NULL;
         r->is_head = 0;
@@ -733,8 +744,8 @@ static void req_free(struct req *r)
         free(r->headers[i]);
     free(r->headers);
     body_unref(r->body);
-    free(r->method);
-    free(r->url_str);
+    if (r->method_owned)
+        free(r->method);
     free(r->url_shown);
     free(r->url_msg);
     free(r->final_url);

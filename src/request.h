@@ -140,7 +140,7 @@ struct req {
     struct salvo *eng;
     enum req_state state;
     uint64_t index;            /* echoed in the result */
-    char *url_str;             /* as submitted */
+    char *url_str;             /* as submitted: url_buf */
     char *url_shown;           /* url_str with its password masked, NULL when it has none */
     struct url url;            /* the current URL (after redirects), when url_err is OK */
     salvo_err_t url_err;       /* why url_str was refused, SALVO_E_OK when it parsed */
@@ -149,6 +149,7 @@ struct req {
     struct origin *origin;     /* a reference to the current URL's origin, NULL when none */
     const struct proxy *proxy; /* the current URL's proxy (the engine's), NULL: direct */
     char *method;              /* as given, or GET / POST */
+    int method_owned;          /* method is malloc'd (not a common method's name) */
     char **headers;            /* copies of the caller's header lines */
     size_t headers_len;
     struct req_body *body; /* request body (shared), NULL for none */
@@ -179,6 +180,7 @@ struct req {
     size_t log_len, log_cap;
     salvo_err_t done_err; /* the outcome, once completed */
     char *done_msg;       /* its detail (malloc'd; NULL: the class name) */
+    char url_buf[];       /* the URL as submitted, in the same allocation */
 };
 
 /* ---- lifetime ---------------------------------------------------------------------- */

@@ -111,11 +111,7 @@ static salvo_err_t parse_scheme(const char *s, const char **rest, struct url *u,
         set_err(err, errlen, "unsupported scheme '%.*s'", (int)(n > 32 ? 32 : n), s);
         return SALVO_E_UNSUPPORTED_SCHEME;
     }
-    u->scheme = strdup(u->tls ? "https" : "http");
-    if (u->scheme == NULL) {
-        set_err(err, errlen, "out of memory");
-        return SALVO_E_RESOURCE;
-    }
+    u->scheme = u->tls ? "https" : "http";
     *rest = s + n + 3;
     return SALVO_E_OK;
 }
@@ -402,7 +398,6 @@ char *url_percent_decode(const char *p, size_t n)
 
 void url_free(struct url *u)
 {
-    free(u->scheme);
     free(u->host);
     free(u->target);
     free(u->authority);

@@ -17,14 +17,14 @@
 #include "salvo.h"
 
 struct url {
-    int tls;           /* https */
-    char *scheme;      /* "http" or "https" */
-    char *host;        /* lower case, no brackets, no trailing dot */
-    int host_is_ip;    /* 4 or 6 for an IP literal, 0 for a name */
-    uint16_t port;     /* explicit or the scheme's default */
-    int port_explicit; /* the URL named a port */
-    char *target;      /* origin-form request target: "/path?query", at least "/" */
-    char *authority;   /* value for the Host header: host[:port], IPv6 in brackets */
+    int tls;            /* https */
+    const char *scheme; /* "http" or "https" (a constant) */
+    char *host;         /* lower case, no brackets, no trailing dot */
+    int host_is_ip;     /* 4 or 6 for an IP literal, 0 for a name */
+    uint16_t port;      /* explicit or the scheme's default */
+    int port_explicit;  /* the URL named a port */
+    char *target;       /* origin-form request target: "/path?query", at least "/" */
+    char *authority;    /* value for the Host header: host[:port], IPv6 in brackets */
 };
 
 /* Parses s into u. Returns SALVO_E_OK, SALVO_E_BAD_URL or SALVO_E_UNSUPPORTED_SCHEME
