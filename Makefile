@@ -48,7 +48,7 @@ EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(B)/examples/%)
 DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node-llhttp curl time \
              python3 libcmocka-dev dnsmasq jq openssl procps gnuplot-nox nginx \
              libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc parallel \
-             tinyproxy microsocks stunnel4
+             tinyproxy microsocks stunnel4 python3-requests python3-aiohttp
 
 .PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run format \
         examples

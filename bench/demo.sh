@@ -7,6 +7,10 @@
 # 127.1.0.200, each address a site (siteK.farm.test, pinned with --resolve, so no name
 # goes to the system resolver). Everything runs on this machine; the farm and every
 # process started here are stopped by their PID at exit. Takes about a minute.
+#
+# The records of both runs stay in bench/results/demo/ (DEMO_RESULTS=DIR for another
+# directory): blocking.jsonl and salvo.jsonl, and waterfall.png, their waterfalls side by
+# side (bench/waterfall.sh), each panel with its own time axis.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 export SALVO_BUILD=${SALVO_BUILD:-$(cd "${B:-build}" && pwd)}
@@ -15,6 +19,9 @@ export SALVO_BUILD=${SALVO_BUILD:-$(cd "${B:-build}" && pwd)}
 N=${DEMO_SITES:-200}
 DELAY=${DEMO_DELAY_MS:-250}
 C=${DEMO_CONCURRENCY:-200}
+OUT=${DEMO_RESULTS:-bench/results/demo}
+mkdir -p "$OUT" || { echo "demo: cannot create $OUT" >&2; exit 2; }
+OUT=$(cd "$OUT" && pwd)
 [ -x "$SALVO" ] || { echo "demo: no $SALVO: run make first" >&2; exit 2; }
 command -v jq >/dev/null || { echo "demo: needs jq (make deps)" >&2; exit 2; }
 
@@ -30,16 +37,16 @@ errors() {
 oks() { echo "$(grep -c '"ok":true' "$1") of $(wc -l <"$1") ok"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
 
-# fetch NAME ARGS...: one salvo run over the demo's URLs, records to $T_DIR/NAME.jsonl,
+# fetch NAME ARGS...: one salvo run over the demo's URLs, records to $OUT/NAME.jsonl,
 # bounded by four times the baseline's expected time plus a minute; on a terminal a
 # progress line is redrawn beside it. Sets T0 and T1 (ns, around the run).
 fetch() {
     local name=$1 pid prog=""
     shift
-    : >"$T_DIR/$name.jsonl"
+    : >"$OUT/$name.jsonl"
     T0=$(date +%s%N)
     timeout -k 5 $((N * DELAY * 4 / 1000 + 60)) "$SALVO" "$@" "${PINS[@]}" -i "$T_DIR/urls.txt" \
-        -o "$T_DIR/$name.jsonl" 2>"$T_DIR/$name.err" &
+        -o "$OUT/$name.jsonl" 2>"$T_DIR/$name.err" &
     pid=$!
     T_PIDS+=("$pid")
     if [ -t 1 ]; then
@@ -60,7 +67,7 @@ fetch() {
 progress() {
     local k
     while kill -0 "$2" 2>/dev/null; do
-        k=$(wc -l <"$T_DIR/$1.jsonl")
+        k=$(wc -l <"$OUT/$1.jsonl")
         printf '\r   %s: %d of %d done, %s' "$1" "$k" "$N" "$(secs "$T0" "$(date +%s%N)")"
         sleep 0.5
     done
@@ -88,14 +95,21 @@ echo
 row() { printf '  %-16s %-24s %-24s\n' "$1" "$2" "$3"; }
 row "" "blocking baseline" "salvo -c $C"
 row "" "-----------------" "-----------------"
-row "records" "$(oks "$T_DIR/blocking.jsonl")" "$(oks "$T_DIR/salvo.jsonl")"
+row "records" "$(oks "$OUT/blocking.jsonl")" "$(oks "$OUT/salvo.jsonl")"
 row "wall time" "$(secs "$B0" "$B1")" "$(secs "$S0" "$S1")"
-row "total_ms p50" "$(pct "$T_DIR/blocking.jsonl" 0.5)" "$(pct "$T_DIR/salvo.jsonl" 0.5)"
-row "total_ms p90" "$(pct "$T_DIR/blocking.jsonl" 0.9)" "$(pct "$T_DIR/salvo.jsonl" 0.9)"
-row "errors" "$(errors "$T_DIR/blocking.jsonl")" "$(errors "$T_DIR/salvo.jsonl")"
+row "total_ms p50" "$(pct "$OUT/blocking.jsonl" 0.5)" "$(pct "$OUT/salvo.jsonl" 0.5)"
+row "total_ms p90" "$(pct "$OUT/blocking.jsonl" 0.9)" "$(pct "$OUT/salvo.jsonl" 0.9)"
+row "errors" "$(errors "$OUT/blocking.jsonl")" "$(errors "$OUT/salvo.jsonl")"
 echo
 awk -v b=$((B1 - B0)) -v s=$((S1 - S0)) -v n="$N" -v d="$DELAY" 'BEGIN {
     printf "Speed-up: %.0fx. Each request still takes about %d ms; salvo waits for all %d\n", b / s, d, n
     printf "at once instead of one after the other.\n" }'
 farm_stop
 echo "The farm is stopped."
+if bench/waterfall.sh "$OUT/blocking.jsonl" "$OUT/waterfall.png" "blocking baseline (salvo --blocking)" \
+    "$OUT/salvo.jsonl" "salvo -c $C"; then
+    echo
+    echo "The waterfall of both runs (one bar per request, each panel on its own time axis):"
+    echo "  $OUT/waterfall.png"
+    echo "Records: $OUT/blocking.jsonl, $OUT/salvo.jsonl"
+fi

@@ -5,6 +5,7 @@
 #   bench/run.sh                           the full run (about 10 minutes on 2 cores)
 #   BENCH_QUICK=1 bench/run.sh             a tiny run of every figure (under a minute)
 #   BENCH_RESULTS=DIR bench/run.sh         results to DIR instead of bench/results/
+#   BENCH_FIGURES="1 8" bench/run.sh       only these figures (default: all, 1 to 9)
 #
 # Writes README.md (a Markdown table per figure, each naming its exact commands), PNG
 # plots made with gnuplot, and the raw data beside them. The figures:
@@ -23,7 +24,15 @@
 #   7  saving bodies (bench/save_bodies.sh, with the same BENCH_QUICK): 200 bodies of 50 MiB
 #      at -c 200 with --output-dir against the same run dropping them (peak RSS) and
 #      against curl -o (client CPU per MiB saved). It writes 9.8 GiB a run beside the build
-#      directory (one run's files at a time), less when the disk has no room for that.
+#      directory (one run's files at a time), less when the disk has no room for that;
+#   8  the article's programs (bench/article/): 200 URLs of one slow endpoint on one host,
+#      the blocking requests loop, the broken asyncio version and the aiohttp fix, run by
+#      Debian's python3, against salvo -c 30, the blocking baseline and curl, over http
+#      and https (the slow ones measured on 20 URLs and extrapolated);
+#   9  TLS: client CPU per new connection, full and resumed handshakes, against openssl
+#      s_time -new and -reuse (bench/tls_handshake.sh).
+# A run keeps the previous README.md as README.previous.md and ends with each row's ratio
+# to it (bench/compare_previous.sh), so that a regression shows in the next run.
 # No tool resolves a name through the system resolver: every client gets the farm's
 # name-to-address map as --resolve pins, and the DNS row uses a dnsmasq on 127.0.0.1 that
 # knows only the farm. Every request goes to 127.0.0.0/8. Every command is bounded by
@@ -46,12 +55,18 @@ if [ "${BENCH_QUICK:-0}" != 0 ]; then
     F1_SITES=40 F1_DELAY=200 F1_CS="10 40" F1_REPS=1 F1_BASE=5
     F3_URLS=1000 F3_SITES=100 F3_DELAY=100 F3_CS="100 500" F3_CMP=50
     F4_N=200 F5_SITES=10
+    F8_URLS=40 F8_DELAY=200 F8_BASE=5 F8_REPS=1
 else
     MODE=full
     F1_SITES=200 F1_DELAY=1000 F1_CS="30 200" F1_REPS=3 F1_BASE=20
     F3_URLS=10000 F3_SITES=1000 F3_DELAY=500 F3_CS="1000 5000" F3_CMP=300
     F4_N=2000 F5_SITES=40
+    F8_URLS=200 F8_DELAY=1000 F8_BASE=20 F8_REPS=3
 fi
+F8_C=30
+FIGURES=$(echo "${BENCH_FIGURES:-1 2 3 4 5 6 7 8 9}" | tr ',' ' ')
+# sel N: figure N is one of the figures to run.
+sel() { case " $FIGURES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 F4_C=50
 LIMIT=${BENCH_CMD_LIMIT:-150} # seconds, for any one measured command
 
@@ -243,6 +258,28 @@ fig2_own() {
     echo "| wrk | \`wrk -t1 -c100 -d2s $url\` | ${reqs:-0} | $WALL | $CPU |" \
         "$(div "$(calc "$CPU * 1000")" "${reqs:-0}" %.1f) |"
     echo
+}
+
+# ---- figure 9: TLS handshakes -----------------------------------------------------------
+
+# fig9: client CPU per new TLS connection, full and resumed handshakes, TLS 1.3 and 1.2,
+# against openssl s_time -new and -reuse (bench/tls_handshake.sh, its own nginx).
+fig9() {
+    local n=2000 secs=5
+    [ "$MODE" = quick ] && n=100 secs=1
+    echo "bench: figure 9 (bench/tls_handshake.sh)" >&2
+    N=$n SECS=$secs timeout -k 5 400 bash bench/tls_handshake.sh >"$T_DIR/tls_handshake.out" \
+        2>"$T_DIR/tls_handshake.err" || fail "bench/tls_handshake.sh: $(tail -3 "$T_DIR/tls_handshake.err")"
+    {
+        echo "## 9. TLS: client CPU per new connection (bench/tls_handshake.sh)"
+        echo
+        echo "Every request on a new connection (\`--no-keepalive\`): full handshakes on $n names," \
+            "resumed ones on $n URLs of one name, against \`openssl s_time -new\` and \`-reuse\`" \
+            "($secs s each) on the same nginx."
+        echo
+        sed 's/^## /### /' "$T_DIR/tls_handshake.out"
+        echo
+    } >"$T_DIR/fig9.md"
 }
 
 # ---- figure 3: scale ------------------------------------------------------------------
@@ -500,50 +537,302 @@ fig7() {
     } >"$T_DIR/fig7.md"
 }
 
+# ---- figure 8: the article's programs -------------------------------------------------
+
+# The article's three programs (bench/article/), run by Debian's python3 with Debian's
+# python3-requests and python3-aiohttp.
+PY3=/usr/bin/python3
+F8_SKIP=
+
+# run_py NAME SCRIPT URLS ARGS...: bench/article/SCRIPT.py on URLS; it prints a line
+# "STATUS URL" per answer.
+run_py() {
+    local name=$1 script=$2 in=$3
+    shift 3
+    measure "$name" "$PY3" "bench/article/$script.py" "$in" "$@"
+    keep "$name" "$(grep -c '^200 ' "$T_DIR/$name.out")" "$(wc -l <"$in")"
+}
+
+fig8() {
+    local rep sch u b ca cacert
+    if ! timeout -k 5 30 "$PY3" -c 'import requests, aiohttp' 2>/dev/null; then
+        F8_SKIP="$PY3 cannot import requests and aiohttp (make deps installs python3-requests and python3-aiohttp)"
+        echo "bench: figure 8 skipped: $F8_SKIP" >&2
+        return
+    fi
+    pins 1
+    for sch in http https; do
+        # One site, distinct URLs of the same slow endpoint: /delay/MS?n=K.
+        farm_urls "$F8_URLS" 1 "/delay/$F8_DELAY" "$sch" | awk '{ print $0 "?n=" NR }' \
+            >"$T_DIR/f8.$sch.txt"
+        head -"$F8_BASE" "$T_DIR/f8.$sch.txt" >"$T_DIR/f8.$sch.base.txt"
+        curl_cfg "$T_DIR/f8.$sch.txt" "$T_DIR/f8.$sch.cfg"
+    done
+    for rep in $(seq 1 "$F8_REPS"); do
+        echo "bench: figure 8, repetition $rep of $F8_REPS" >&2
+        for sch in http https; do
+            u=$T_DIR/f8.$sch.txt b=$T_DIR/f8.$sch.base.txt ca=() cacert=()
+            [ "$sch" = https ] && ca=("$FARM_CA") cacert=(--cacert "$FARM_CA")
+            run_py "f8.$sch.requests" blocking_requests "$b" "${ca[@]}" "${PINS[@]}"
+            run_py "f8.$sch.broken" broken_asyncio "$b" "${ca[@]}" "${PINS[@]}"
+            run_py "f8.$sch.aiohttp" aiohttp_fix "$u" "${ca[@]}" "${PINS[@]}"
+            run_salvo "f8.$sch.salvo" "$u" -c "$F8_C" "${cacert[@]}" "${PINS[@]}"
+            run_salvo "f8.$sch.base" "$b" --blocking "${cacert[@]}" "${PINS[@]}"
+            run_curl "f8.$sch.curl" "$T_DIR/f8.$sch.cfg" "$F8_C" "${cacert[@]}" "${PINS[@]}"
+        done
+    done
+    # The records of the last https repetition, for the waterfalls.
+    cp "$T_DIR/f8.https.salvo.out" "$RES/fig8-salvo-https.jsonl"
+    cp "$T_DIR/f8.https.base.out" "$RES/fig8-blocking-https.jsonl"
+}
+
+# f8row PROGRAM COMMAND NAME URLS IDEAL: one row of figure 8's table.
+f8row() {
+    local w
+    w=$(med "$3" 1)
+    echo "| $1 | \`$2\` | $4 | $(minok "$3") | $w | $5 | $(div "$w" "$5") | $(med "$3" 2) |" \
+        "$(div "$(med "$3" 3)" 1024 %.1f) |"
+}
+
+# f8ext NAME: NAME's median wall (measured on F8_BASE URLs) scaled to F8_URLS.
+f8ext() { calc "$(med "$1" 1) * $F8_URLS / $F8_BASE" %.1f; }
+
+# f8extrow NAME IDEAL WHAT: the row under NAME's (WHAT), extrapolated to F8_URLS.
+f8extrow() {
+    local e
+    e=$(f8ext "$1")
+    echo "| ↳ $3, extrapolated to $F8_URLS URLs | $F8_URLS / $F8_BASE x the row above |" \
+        "$F8_URLS | | **$e** | $2 | $(div "$e" "$2") | | |"
+}
+
+fig8_md() {
+    local n=$F8_URLS c=$F8_C s sch ca cacert pre ideal ideal_b ideal_n versions
+    s=$(calc "$F8_DELAY / 1000" %g)
+    ideal=$(calc "int(($n + $c - 1) / $c) * $s" %g)
+    ideal_b=$(calc "$F8_BASE * $s" %g)
+    ideal_n=$(calc "$n * $s" %g)
+    echo "## 8. The article's programs: $n URLs of one host, each answering after $s s"
+    echo
+    if [ -n "$F8_SKIP" ]; then
+        echo "(skipped: $F8_SKIP)"
+        echo
+        return
+    fi
+    versions=$(timeout -k 5 30 "$PY3" -c 'import sys, requests, aiohttp
+print("Python %d.%d.%d, requests %s, aiohttp %s" % (sys.version_info[:3] + (requests.__version__, aiohttp.__version__)))')
+    echo "The case of the article salvo began with: a script checks many sites with" \
+        "\`requests.get\` one at a time and takes the sum of their times; an asyncio rewrite" \
+        "that still calls \`requests.get\` inside \`async def\` looks concurrent and is not" \
+        "(requests blocks the event loop); the fix, aiohttp with one \`ClientSession\`, an" \
+        "\`asyncio.Semaphore($c)\` and \`asyncio.gather\`, takes about the time of the slowest" \
+        "site per round of $c. The three programs are in bench/article/, run by Debian's" \
+        "$PY3 ($versions). Workload: $n distinct URLs of one slow endpoint on ONE site," \
+        "\`http://site1.farm.test:PORT/delay/$F8_DELAY?n=K\` (K = 1..$n, address" \
+        "127.1.0.1); https rows use \`https://site1...\` with the farm's wildcard" \
+        "certificate, whose CA every client is given (the programs' CAFILE argument," \
+        "\`--cacert\` for salvo and curl). Concurrency $c everywhere; salvo has no per-host" \
+        "cap by default, so \`-c $c\` alone puts $c requests in flight on the one host." \
+        "The blocking programs (the requests loop, the broken asyncio version, \`salvo" \
+        "--blocking\`) are measured on the first $F8_BASE URLs and extrapolated to $n:" \
+        "$n / $F8_BASE x measured. Ideal = ceil($n / $c) x $s s = $ideal s for the" \
+        "concurrent programs, $n x $s s = $ideal_n s for the blocking ones. Wall time is the" \
+        "median of $F8_REPS repetition(s), the programs taking turns in each; CPU and peak" \
+        "RSS include the Python interpreter's start-up. \`\$PIN\` = \`--resolve" \
+        "site1.farm.test:PORT:127.1.0.1\` for both ports, for every program: the Python" \
+        "programs answer names from their pins only (requests through a \`getaddrinfo\`" \
+        "that knows the pins alone, aiohttp through a resolver given to its connector," \
+        "bench/article/pins.py), never through the system resolver."
+    echo
+    echo "| program | command | URLs | ok | wall s | ideal s | wall / ideal | CPU ms | peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    : >"$T_DIR/f8.dat"
+    for sch in http https; do
+        ca="" cacert="" pre=""
+        [ "$sch" = https ] && ca=" ca.pem" cacert=" --cacert ca.pem" pre="https-"
+        f8row "requests, blocking loop ($sch)" \
+            "$PY3 bench/article/blocking_requests.py first-$F8_BASE-${pre}urls.txt$ca \$PIN" \
+            "f8.$sch.requests" "$F8_BASE" "$ideal_b"
+        f8extrow "f8.$sch.requests" "$ideal_n" "requests loop ($sch)"
+        f8row "asyncio + requests, broken ($sch)" \
+            "$PY3 bench/article/broken_asyncio.py first-$F8_BASE-${pre}urls.txt$ca \$PIN" \
+            "f8.$sch.broken" "$F8_BASE" "$ideal_b"
+        f8extrow "f8.$sch.broken" "$ideal_n" "broken asyncio ($sch)"
+        f8row "aiohttp, the fix ($sch)" \
+            "$PY3 bench/article/aiohttp_fix.py ${pre}urls.txt$ca \$PIN" \
+            "f8.$sch.aiohttp" "$n" "$ideal"
+        f8row "salvo ($sch)" "salvo -c $c$cacert \$PIN -i ${pre}urls.txt" "f8.$sch.salvo" "$n" "$ideal"
+        f8row "baseline, salvo --blocking ($sch)" \
+            "salvo --blocking$cacert \$PIN -i first-$F8_BASE-${pre}urls.txt" "f8.$sch.base" \
+            "$F8_BASE" "$ideal_b"
+        f8extrow "f8.$sch.base" "$ideal_n" "baseline ($sch)"
+        f8row "curl ($sch)" "curl --parallel --parallel-immediate --parallel-max $c$cacert \$PIN -K ${pre}urls.cfg -w '%{http_code} %{time_total}\\n'" \
+            "f8.$sch.curl" "$n" "$ideal"
+    done
+    echo
+    echo "urls.cfg / https-urls.cfg: \`url = \"URL\"\` and \`output = \"/dev/null\"\` per URL." \
+        "The Python programs print one line per URL, \`STATUS URL\` or \`error NAME: MESSAGE" \
+        "URL\`; ok counts the lines that start with 200."
+    echo
+    # The plot: one cluster per program, http and https wall beside the ideal.
+    {
+        echo "\"requests loop (extrapolated)\" $(f8ext f8.http.requests) $(f8ext f8.https.requests) $ideal_n"
+        echo "\"asyncio + requests (extrapolated)\" $(f8ext f8.http.broken) $(f8ext f8.https.broken) $ideal_n"
+        echo "\"aiohttp + Semaphore($c)\" $(med f8.http.aiohttp 1) $(med f8.https.aiohttp 1) $ideal"
+        echo "\"salvo -c $c\" $(med f8.http.salvo 1) $(med f8.https.salvo 1) $ideal"
+        echo "\"salvo --blocking (extrapolated)\" $(f8ext f8.http.base) $(f8ext f8.https.base) $ideal_n"
+        echo "\"curl --parallel-max $c\" $(med f8.http.curl 1) $(med f8.https.curl 1) $ideal"
+    } >"$T_DIR/f8.dat"
+    F8_R_HTTP=$(div "$(med f8.http.salvo 1)" "$ideal" %.3f)
+    F8_R_HTTPS=$(div "$(med f8.https.salvo 1)" "$ideal" %.3f)
+    F8_S_HTTP=$(med f8.http.salvo 1) F8_S_HTTPS=$(med f8.https.salvo 1)
+    F8_A_HTTP=$(med f8.http.aiohttp 1) F8_A_HTTPS=$(med f8.https.aiohttp 1)
+    echo "Ratios: salvo / ideal **$F8_R_HTTP** over http, **$F8_R_HTTPS** over https;" \
+        "aiohttp / salvo wall **$(div "$F8_A_HTTP" "$F8_S_HTTP")** over http," \
+        "**$(div "$F8_A_HTTPS" "$F8_S_HTTPS")** over https; the requests loop" \
+        "(extrapolated) / salvo **$(div "$(f8ext f8.http.requests)" "$F8_S_HTTP" %.1f)** over" \
+        "http, **$(div "$(f8ext f8.https.requests)" "$F8_S_HTTPS" %.1f)** over https; the" \
+        "broken asyncio version / the requests loop **$(div "$(med f8.http.broken 1)" \
+            "$(med f8.http.requests 1)")** over http (about 1: one URL at a time all the same)," \
+        "**$(div "$(med f8.https.broken 1)" "$(med f8.https.requests 1)")** over https."
+    echo
+    echo "![figure 8](fig8.png)"
+    echo
+    # bench/waterfall.sh RECORDS OUT TITLE [RECORDS2 TITLE2]: one bar per request.
+    if [ -x bench/waterfall.sh ]; then
+        if timeout -k 5 60 bench/waterfall.sh "$RES/fig8-salvo-https.jsonl" \
+            "$RES/fig8-waterfall.png" "salvo -c $c: $n https URLs of one host x $s s" \
+            "$RES/fig8-blocking-https.jsonl" \
+            "salvo --blocking: the first $F8_BASE of them, one at a time" \
+            >"$T_DIR/waterfall.out" 2>&1; then
+            echo "Waterfalls of the last https repetition (bench/waterfall.sh; one bar per" \
+                "request from its record: start_ms, then the phase durations): salvo" \
+                "(fig8-salvo-https.jsonl) and the blocking baseline" \
+                "(fig8-blocking-https.jsonl)."
+            echo
+            echo "![figure 8, waterfalls](fig8-waterfall.png)"
+            echo
+        else
+            fail "bench/waterfall.sh: $(tail -3 "$T_DIR/waterfall.out")"
+        fi
+    fi
+}
+
+plot8() {
+    [ -z "$F8_SKIP" ] || return 0
+    gnuplot <<GP
+set terminal pngcairo size 1000,520 font ",10"
+set output "$RES/fig8.png"
+set title "The article's case: $F8_URLS URLs of one host x $(calc "$F8_DELAY / 1000" %g) s, concurrency $F8_C (log scale; lower is better)"
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y
+set ylabel "wall s"
+set xtics rotate by -25 left font ",9" nomirror
+set grid ytics
+set key top right
+set bmargin 8
+set offsets 0.3, 0.3, 0, 0
+plot "$T_DIR/f8.dat" using 2:xtic(1) lc rgb "#4477aa" title "http", \
+     "" using 3 lc rgb "#ee7733" title "https", \
+     "" using 4 lc rgb "#bbbbbb" title "ideal", \
+     "" using (\$0 - 0.25):2:(sprintf("%.3g", \$2)) with labels offset 0,0.7 font ",7" notitle, \
+     "" using (\$0):3:(sprintf("%.3g", \$3)) with labels offset 0,0.7 font ",7" notitle
+GP
+}
+
+# fig8_targets: figure 8's rows of the Targets table.
+fig8_targets() {
+    local s
+    s=$(calc "$F8_DELAY / 1000" %g)
+    if [ -n "$F8_SKIP" ]; then
+        echo "| The article's case ($F8_URLS x $s s, one host, -c $F8_C) | not measured ($F8_SKIP) | **no** |"
+        return
+    fi
+    echo "| The article's case ($F8_URLS x $s s, one host, -c $F8_C): at most 1.01 x ideal" \
+        "over http and 1.02 x over https | http $F8_R_HTTP, https $F8_R_HTTPS |" \
+        "$(verdict "$F8_R_HTTP <= 1.01 && $F8_R_HTTPS <= 1.02") |"
+    echo "| never slower than the article's aiohttp program on any row (salvo wall <= aiohttp" \
+        "wall) | http: salvo $F8_S_HTTP s, aiohttp $F8_A_HTTP s; https: salvo $F8_S_HTTPS s," \
+        "aiohttp $F8_A_HTTPS s | $(verdict "$F8_S_HTTP <= $F8_A_HTTP && $F8_S_HTTPS <= $F8_A_HTTPS") |"
+}
+
 # ---- targets --------------------------------------------------------------------------
 
 # verdict COND: "yes" or "**no**".
 verdict() { if awk "BEGIN { exit !($1) }" 2>/dev/null; then echo yes; else echo "**no**"; fi; }
 
 targets_md() {
-    local lo=${F1_CS%% *} hi=${F1_CS##* }
+    local lo=${F1_CS%% *} hi=${F1_CS##* } vs="" cond=1
     echo "## Targets"
     echo
     [ "$MODE" = quick ] && echo "(A quick run: small sizes, so these are indicative only.)" && echo
+    [ -n "${BENCH_FIGURES:-}" ] && echo "(Figures $FIGURES only: \`BENCH_FIGURES=\"$BENCH_FIGURES\"\`.)" && echo
     echo "| target | measured | met |"
     echo "|---|---|---|"
-    echo "| $F1_SITES sites: salvo within 2% of ideal at -c $lo and -c $hi | $F1_R_LO, $F1_R_HI |" \
-        "$(verdict "$F1_R_LO <= 1.02 && $F1_R_HI <= 1.02") |"
-    echo "| >= 100x faster than the baseline at -c $hi | $F1_BASE_HI x |" \
-        "$(verdict "$F1_BASE_HI >= 100") |"
-    echo "| never slower than curl (curl / salvo wall >= 1) | -c $lo: $F1_CURL_LO, -c $hi:" \
-        "$F1_CURL_HI, https: $F1_CURL_S, scale -c $F3_CMP: $F3_CURL |" \
-        "$(verdict "$F1_CURL_LO >= 1 && $F1_CURL_HI >= 1 && $F1_CURL_S >= 1 && $F3_CURL >= 1") |"
-    echo "| less memory per connection than curl (at -c $F3_CMP) | salvo $F3_SPC KB, curl" \
+    if sel 1; then
+        echo "| $F1_SITES sites: salvo within 2% of ideal at -c $lo and -c $hi | $F1_R_LO, $F1_R_HI |" \
+            "$(verdict "$F1_R_LO <= 1.02 && $F1_R_HI <= 1.02") |"
+        echo "| >= 100x faster than the baseline at -c $hi | $F1_BASE_HI x |" \
+            "$(verdict "$F1_BASE_HI >= 100") |"
+        vs="-c $lo: $F1_CURL_LO, -c $hi: $F1_CURL_HI, https: $F1_CURL_S"
+        cond="$F1_CURL_LO >= 1 && $F1_CURL_HI >= 1 && $F1_CURL_S >= 1"
+    fi
+    if sel 3; then
+        vs="${vs:+$vs, }scale -c $F3_CMP: $F3_CURL"
+        cond="$cond && $F3_CURL >= 1"
+    fi
+    [ -n "$vs" ] && echo "| never slower than curl (curl / salvo wall >= 1) | $vs | $(verdict "$cond") |"
+    sel 3 && echo "| less memory per connection than curl (at -c $F3_CMP) | salvo $F3_SPC KB, curl" \
         "$F3_CPC KB | $(verdict "$F3_SPC < $F3_CPC") |"
-    cat "$RES/same_origin.targets" 2>/dev/null
-    cat "$RES/save_bodies.targets" 2>/dev/null
+    sel 6 && cat "$RES/same_origin.targets" 2>/dev/null
+    sel 7 && cat "$RES/save_bodies.targets" 2>/dev/null
+    sel 8 && fig8_targets
     echo
 }
 
 # ---- the run --------------------------------------------------------------------------
 
-SITES=$F1_SITES
-[ "$F3_SITES" -gt "$SITES" ] && SITES=$F3_SITES
-echo "bench: $MODE run, farm of $SITES sites, results in $RES" >&2
+# The farm: as many sites as the largest selected figure needs (figures 2, 4 and 8 use
+# site 1 only; 6 and 7 start their own servers).
+SITES=1
+sel 1 && [ "$F1_SITES" -gt "$SITES" ] && SITES=$F1_SITES
+sel 3 && [ "$F3_SITES" -gt "$SITES" ] && SITES=$F3_SITES
+sel 5 && [ "$F5_SITES" -gt "$SITES" ] && SITES=$F5_SITES
+echo "bench: $MODE run of figures $FIGURES, farm of $SITES sites, results in $RES" >&2
 farm_start "$SITES" || exit 1
-fig1
-fig1_md >"$T_DIR/fig1.md"
-fig2
-fig3
-fig3_md >"$T_DIR/fig3.md"
-fig4 >"$T_DIR/fig4.md"
-fig5
-fig5_md >"$T_DIR/fig5.md"
-fig6
-fig7
-plot1 && plot3 && plot5 || fail "gnuplot"
-for f in "$T_DIR"/f1.dat "$T_DIR"/f3.dat; do cp "$f" "$RES/fig$(basename "$f" | cut -c2).dat"; done
+for f in 1 2 3 4 5 6 7 8; do : >"$T_DIR/fig$f.md"; done
+if sel 1; then
+    fig1
+    fig1_md >"$T_DIR/fig1.md"
+    plot1 || fail "gnuplot (figure 1)"
+    cp "$T_DIR/f1.dat" "$RES/fig1.dat"
+fi
+sel 2 && fig2
+if sel 3; then
+    fig3
+    fig3_md >"$T_DIR/fig3.md"
+    plot3 || fail "gnuplot (figure 3)"
+    cp "$T_DIR/f3.dat" "$RES/fig3.dat"
+fi
+sel 4 && fig4 >"$T_DIR/fig4.md"
+if sel 5; then
+    fig5
+    fig5_md >"$T_DIR/fig5.md"
+    plot5 || fail "gnuplot (figure 5)"
+fi
+sel 6 && fig6
+sel 7 && fig7
+if sel 8; then
+    fig8
+    fig8_md >"$T_DIR/fig8.md"
+    plot8 || fail "gnuplot (figure 8)"
+    [ -f "$T_DIR/f8.dat" ] && cp "$T_DIR/f8.dat" "$RES/fig8.dat"
+fi
+if sel 9; then
+    fig9
+fi
 reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
 [ -z "$reports" ] || fail "sanitizer reports: $(head -c 2000 <<<"$reports")"
 {
@@ -559,10 +848,15 @@ reports=$(cat "$T_DIR"/sanitizer.* 2>/dev/null)
         "from /usr/bin/time."
     echo
     targets_md
-    cat "$T_DIR"/fig1.md "$T_DIR"/fig2.md "$T_DIR"/fig3.md "$T_DIR"/fig4.md "$T_DIR"/fig5.md \
-        "$T_DIR"/fig6.md "$T_DIR"/fig7.md
+    for f in 1 2 3 4 5 6 7 8 9; do
+        [ -f "$T_DIR/fig$f.md" ] && cat "$T_DIR/fig$f.md"
+    done
     [ "$FAILED" = 0 ] || printf '**Some correctness check FAILED: see the stderr of bench/run.sh.**\n'
-} >"$RES/README.md"
+} >"$RES/README.md.new"
+# The previous run's README stays beside the new one, for the comparison below.
+[ -s "$RES/README.md" ] && mv "$RES/README.md" "$RES/README.previous.md"
+mv "$RES/README.md.new" "$RES/README.md"
 farm_stop
+[ -s "$RES/README.previous.md" ] && bash bench/compare_previous.sh "$RES/README.previous.md" "$RES/README.md"
 echo "bench: done in $(($(date +%s) - T_START)) s: $RES/README.md" >&2
 exit "$FAILED"
