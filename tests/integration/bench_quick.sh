@@ -2,7 +2,7 @@
 # The benchmark scripts do not rot: `BENCH_QUICK=1 bench/run.sh` (the farm of
 # bench/farm.sh, every figure at a tiny size, bench/keepalive.sh included) runs to the end
 # with every correctness check passing, and writes README.md with its tables, numbers in
-# every salvo row, and the PNG plots. About 35 s.
+# every salvo row, and the PNG plots. About 75 s.
 . "$(dirname "$0")/../lib.sh"
 R="$T_DIR/results"
 start=$(now)
