@@ -242,7 +242,7 @@ static void on_dns(struct dns_waiter *w, const struct dns_answer *ans, void *dat
     }
     if (!x->to_proxy && r->proxy != NULL) {
         /* socks5://: the target's address is what the proxy is asked for. */
-        sock_addr_str((const struct sockaddr *)&ans->addrs[0], x->target_ip, sizeof x->target_ip);
+        sock_addr_str(&ans->addrs[0].sa, x->target_ip, sizeof x->target_ip);
         lookup_next(r);
         return;
     }
