@@ -113,7 +113,8 @@ static salvo_err_t resolve(struct req *r, struct dns_answer *ans)
     ans->msg = NULL;
     ans->n = 0;
     for (struct addrinfo *ai = res; ai != NULL && ans->n < DNS_MAX_ADDRS; ai = ai->ai_next)
-        memcpy(&ans->addrs[ans->n++], ai->ai_addr, ai->ai_addrlen);
+        if (ai->ai_addrlen <= sizeof ans->addrs[0]) /* IPv4 and IPv6, all that salvo asks for */
+            memcpy(&ans->addrs[ans->n++], ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(res);
     dns_filter_family(r->eng->dns, ans);
     if (ans->err != SALVO_E_OK)
@@ -320,7 +321,7 @@ static salvo_err_t attempt(struct req *r)
     struct conn c;
     req_set_state(r, REQ_CONNECTING, "");
     for (size_t i = 0; i < ans.n; i++) {
-        e = connect_one(r, (const struct sockaddr *)&ans.addrs[i], &d, &c);
+        e = connect_one(r, &ans.addrs[i].sa, &d, &c);
         if (e == SALVO_E_OK || e == SALVO_E_RESOURCE)
             break;
     }

@@ -34,7 +34,6 @@ static void init_common(struct conn *c, int fd, const struct sockaddr *sa, int b
 {
     memset(c, 0, sizeof *c);
     c->fd = fd;
-    memcpy(&c->addr, sa, sock_addr_len(sa));
     sock_addr_str(sa, c->remote_ip, sizeof c->remote_ip);
     tcp_init(&c->tcp, fd, blocking);
     c->top = &c->tcp.t;

@@ -37,15 +37,14 @@
 struct conn {
     int fd; /* the socket, -1 once closed */
     struct loop *loop;
-    struct loop_io *io;           /* watcher (NULL when blocking); events go to the owner */
-    struct tcp tcp;               /* the bottom layer */
-    struct transport *top;        /* the top of the stack: &tcp.t, or TLS over it */
-    struct transport *proxy_top;  /* the top of the layers that reach a proxy (its TLS,
-                                     the tunnel), NULL when direct */
-    struct sockaddr_storage addr; /* remote address */
-    char remote_ip[64];           /* printable remote address */
-    int connected;                /* the TCP connect completed */
-    int write_blocked;            /* the socket refused a write: wait for writability */
+    struct loop_io *io;          /* watcher (NULL when blocking); events go to the owner */
+    struct tcp tcp;              /* the bottom layer */
+    struct transport *top;       /* the top of the stack: &tcp.t, or TLS over it */
+    struct transport *proxy_top; /* the top of the layers that reach a proxy (its TLS,
+                                    the tunnel), NULL when direct */
+    char remote_ip[64];          /* printable remote address */
+    int connected;               /* the TCP connect completed */
+    int write_blocked;           /* the socket refused a write: wait for writability */
 };
 
 /* Starts a non-blocking connect to sa; events go to cb(data). Returns 0 or -errno (then

@@ -122,17 +122,17 @@ static void answer_add(struct dns_answer *a, const struct dns_addr *addrs, size_
     if (a == &oom_answer)
         return;
     for (i = 0; i < n && a->n < DNS_MAX_ADDRS; i++) {
-        struct sockaddr_storage *ss = &a->addrs[a->n++];
+        union sock_addr *sa = &a->addrs[a->n++];
 
-        memset(ss, 0, sizeof(*ss));
+        memset(sa, 0, sizeof(*sa));
         if (addrs[i].family == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+            struct sockaddr_in6 *s6 = &sa->in6;
 
             s6->sin6_family = AF_INET6;
             s6->sin6_port = htons(port);
             s6->sin6_addr = addrs[i].u.v6;
         } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+            struct sockaddr_in *s4 = &sa->in;
 
             s4->sin_family = AF_INET;
             s4->sin_port = htons(port);
@@ -161,7 +161,7 @@ void dns_filter_family(const struct dns *d, struct dns_answer *a)
     if (d->family == AF_UNSPEC || a->err != SALVO_E_OK)
         return;
     for (size_t i = 0; i < a->n; i++)
-        if (a->addrs[i].ss_family == d->family)
+        if (a->addrs[i].sa.sa_family == d->family)
             a->addrs[kept++] = a->addrs[i];
     a->n = kept;
     if (kept == 0) {

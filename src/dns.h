@@ -24,6 +24,7 @@
 
 #include "loop.h"
 #include "salvo.h"
+#include "sock.h"
 
 #define DNS_MAX_ADDRS 8 /* addresses kept per name: enough to fail over, bounded */
 
@@ -43,11 +44,11 @@ struct dns_config {
 };
 
 struct dns_answer {
-    salvo_err_t err; /* SALVO_E_OK, SALVO_E_DNS or SALVO_E_DNS_TIMEOUT */
-    const char *msg; /* detail on failure (ares_strerror), else NULL */
-    int from_cache;  /* answered without a query (cache, pin, literal) */
-    size_t n;        /* addresses, in the order to try them */
-    struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* port already set */
+    salvo_err_t err;                      /* SALVO_E_OK, SALVO_E_DNS or SALVO_E_DNS_TIMEOUT */
+    const char *msg;                      /* detail on failure (ares_strerror), else NULL */
+    int from_cache;                       /* answered without a query (cache, pin, literal) */
+    size_t n;                             /* addresses, in the order to try them */
+    union sock_addr addrs[DNS_MAX_ADDRS]; /* port already set */
 };
 
 struct dns_waiter;

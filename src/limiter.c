@@ -174,12 +174,23 @@ static void wake_at(uint64_t *wake, uint64_t t)
 
 uint64_t limiter_grant(struct limiter *l, uint64_t now_us)
 {
+    int more;
+    return limiter_grant_some(l, now_us, 0, &more);
+}
+
+uint64_t limiter_grant_some(struct limiter *l, uint64_t now_us, size_t max, int *more)
+{
     /* Round robin: each lane visited goes to the back. A full round of lanes without
      * room (or without a start allowed yet) ends the pass; so does running out of slots
-     * or of starts allowed for the whole run. */
+     * or of starts allowed for the whole run, or granting max. */
     uint64_t wake = 0;
-    size_t skipped = 0;
+    size_t skipped = 0, granted = 0;
+    *more = 0;
     while (l->in_flight < l->slots && !list_empty(&l->lanes) && skipped < l->nlanes) {
+        if (max > 0 && granted == max) {
+            *more = 1;
+            break;
+        }
         if (l->interval_us > 0 && now_us < l->next_start_us) {
             wake_at(&wake, l->next_start_us);
             break;
@@ -208,6 +219,7 @@ uint64_t limiter_grant(struct limiter *l, uint64_t now_us)
         unlink_waiter(l, w);
         if (++l->in_flight > l->max_in_flight)
             l->max_in_flight = l->in_flight;
+        granted++;
         w->cb(w, pc, w->data);
     }
     return wake;

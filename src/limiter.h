@@ -85,6 +85,11 @@ static inline int limiter_waiting(const struct limiter_waiter *w)
  * held back now go, for the caller to run it again then; 0 when no pacer held one. */
 uint64_t limiter_grant(struct limiter *l, uint64_t now_us);
 
+/* limiter_grant, granting at most max slots (0: no bound); *more is set to 1 when it
+ * stopped at max, so that the caller runs it again, else to 0. A bound keeps one pass
+ * from starting thousands of connects before the loop sees the first of them finish. */
+uint64_t limiter_grant_some(struct limiter *l, uint64_t now_us, size_t max, int *more);
+
 /* Sets the pacers: starts at most per_second for the whole run and per_origin_per_second
  * per origin (0: no pace). */
 void limiter_set_rate(struct limiter *l, double per_second, double per_origin_per_second);

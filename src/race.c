@@ -19,14 +19,14 @@ static int local_shortage(int err)
 
 /* The order to try: the first family first (the resolver's preference), then the
  * families alternate (RFC 8305 section 4). */
-static void interleave(struct race *race, const struct sockaddr_storage *addrs, size_t n)
+static void interleave(struct race *race, const union sock_addr *addrs, size_t n)
 {
     size_t i, first = 0, other = 0, k = 0;
-    int fam = addrs[0].ss_family;
-    struct sockaddr_storage same[DNS_MAX_ADDRS], diff[DNS_MAX_ADDRS];
+    int fam = addrs[0].sa.sa_family;
+    union sock_addr same[DNS_MAX_ADDRS], diff[DNS_MAX_ADDRS];
 
     for (i = 0; i < n && i < DNS_MAX_ADDRS; i++) {
-        if (addrs[i].ss_family == fam)
+        if (addrs[i].sa.sa_family == fam)
             same[first++] = addrs[i];
         else
             diff[other++] = addrs[i];
@@ -89,7 +89,7 @@ static void on_stagger(struct loop_timer *t, void *data)
 static void start_next(struct race *race)
 {
     while (race->next < race->naddrs) {
-        const struct sockaddr *sa = (const struct sockaddr *)&race->addrs[race->next];
+        const struct sockaddr *sa = &race->addrs[race->next].sa;
         char ip[64];
         sock_addr_str(sa, ip, sizeof ip);
         if (!pool_ip_make_room(race->pool, ip)) {
@@ -124,7 +124,7 @@ static void start_next(struct race *race)
 void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn *cb, void *data,
                const char *what, uint64_t id)
 {
-    /* Field by field: the address array (1 KiB) is written by race_start before use, and
+    /* Field by field: the address array is written by race_start before use, and
      * a race is made for every request. */
     race->naddrs = race->next = race->nlegs = 0;
     race->winner = NULL;
@@ -141,7 +141,7 @@ void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn 
     loop_timer_set_label(&race->stagger, what, id);
 }
 
-void race_start(struct race *race, struct origin *o, const struct sockaddr_storage *addrs, size_t n)
+void race_start(struct race *race, struct origin *o, const union sock_addr *addrs, size_t n)
 {
     race->origin = o;
     race->winner = NULL;

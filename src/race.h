@@ -38,10 +38,10 @@ typedef void race_fn(struct race *race, enum race_outcome outcome, void *data);
 struct race {
     struct pool *pool;
     struct loop *loop;
-    struct origin *origin;                        /* whose room the legs use */
-    struct sockaddr_storage addrs[DNS_MAX_ADDRS]; /* in the order to try */
-    size_t naddrs, next;                          /* addresses; the next to start */
-    struct pool_conn *legs[DNS_MAX_ADDRS];        /* connects in flight */
+    struct origin *origin;                 /* whose room the legs use */
+    union sock_addr addrs[DNS_MAX_ADDRS];  /* in the order to try */
+    size_t naddrs, next;                   /* addresses; the next to start */
+    struct pool_conn *legs[DNS_MAX_ADDRS]; /* connects in flight */
     size_t nlegs;
     struct loop_timer stagger; /* starts the next address */
     struct pool_conn *winner;  /* RACE_CONNECTED: the connection */
@@ -60,8 +60,7 @@ void race_init(struct race *race, struct pool *pool, struct loop *loop, race_fn 
                const char *what, uint64_t id);
 
 /* Starts connecting o to addrs[0..n) (n >= 1), families interleaved. */
-void race_start(struct race *race, struct origin *o, const struct sockaddr_storage *addrs,
-                size_t n);
+void race_start(struct race *race, struct origin *o, const union sock_addr *addrs, size_t n);
 
 /* Goes on after RACE_WAIT_IP. */
 void race_resume(struct race *race);

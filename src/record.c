@@ -31,13 +31,13 @@ static void fill_run_facts(const struct req_run *x, salvo_result_t *res)
     res->transfer_ms = a->transfer_ms;
     res->reused = a->remote_ip[0] ? a->reused : -1;
     res->tls_resumed = a->tls_resumed;
-    const struct req_tls_facts *f = &a->tls;
-    if (f->have) {
+    const struct req_tls_facts *f = a->tls;
+    if (f != NULL && f->have) {
         res->tls_version = f->version;
         res->tls_cipher = f->cipher;
         res->alpn = f->alpn[0] ? f->alpn : NULL;
     }
-    if (f->have_cert) {
+    if (f != NULL && f->have_cert) {
         res->cert_expiry = f->cert_expiry;
         res->chain_expiry = f->chain_expiry[0] ? f->chain_expiry : NULL;
         res->cert_days_left = f->days_left;

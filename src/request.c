@@ -53,6 +53,7 @@ struct tls_ctx *engine_tls(struct salvo *eng)
 
 static void run_free(struct req_run *x)
 {
+    free(x->a.tls);
     http1_end(&x->http);
     buf_free(&x->wire);
     free(x);
@@ -365,7 +366,7 @@ int req_run_prepare(struct req *r)
     if (r->run != NULL)
         return 0;
     /* A finished request's run state is reused, buffers and all (see req_run_release);
-     * else a new one, not calloc'd: most of its 3.6 KiB (addresses, TLS facts) is written
+     * else a new one, not calloc'd: most of its 2.5 KiB (addresses, messages) is written
      * before it is read, and zeroing it all was the largest single cost of a keep-alive
      * request. */
     struct salvo *eng = r->eng;
@@ -381,6 +382,7 @@ int req_run_prepare(struct req *r)
             return -ENOMEM;
         http1_init(&x->http);
         buf_init(&x->wire, REQ_HEAD_MAX);
+        x->a.tls = NULL;
     }
     x->timed = 0;
     x->dns_pending = 0;
@@ -455,8 +457,8 @@ int req_response_head(struct req *r)
 
 void req_attempt_reset(struct req_attempt *a, uint64_t now)
 {
-    /* Field by field: the strings' buffers (1.7 KiB with the TLS facts) need only their
-     * first byte cleared. */
+    /* Field by field: the strings' buffers (and the TLS facts' 1.2 KiB) need only their
+     * first byte or flags cleared. */
     a->err = SALVO_E_OK;
     a->msg[0] = '\0';
     a->status = 0;
@@ -468,7 +470,8 @@ void req_attempt_reset(struct req_attempt *a, uint64_t now)
     a->tls_resumed = -1;
     a->reused = 0;
     a->proxy_refused = 0;
-    a->tls.have = a->tls.have_cert = 0;
+    if (a->tls != NULL)
+        a->tls->have = a->tls->have_cert = 0;
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
@@ -477,19 +480,27 @@ static void copy_str(char *dst, size_t cap, const char *src)
 }
 
 /* Keeps what the record needs of the handshake: the connection may close (or go back to
- * the pool) before the result is built. */
+ * the pool) before the result is built. Out of memory, the record goes without the TLS
+ * facts rather than the request failing. */
 void req_capture_tls(struct req_attempt *a, struct tls *t, int handshake_done)
 {
     const struct tls_info *ti = tls_get_info(t);
-    struct req_tls_facts *f = &a->tls;
     if (ti == NULL)
         return;
+    if (handshake_done)
+        a->tls_resumed = ti->resumed;
+    if (a->tls == NULL) {
+        a->tls = malloc(sizeof *a->tls);
+        if (a->tls == NULL)
+            return;
+        a->tls->have = a->tls->have_cert = 0;
+    }
+    struct req_tls_facts *f = a->tls;
     if (handshake_done) {
         f->have = 1;
         copy_str(f->version, sizeof f->version, ti->version);
         copy_str(f->cipher, sizeof f->cipher, ti->cipher);
         copy_str(f->alpn, sizeof f->alpn, ti->alpn);
-        a->tls_resumed = ti->resumed;
     }
     if (ti->cert_expiry[0]) {
         f->have_cert = 1;

@@ -6,9 +6,19 @@
 #ifndef SALVO_SOCK_H
 #define SALVO_SOCK_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+
+/* An IPv4 or IPv6 address with its port, in 28 bytes where a struct sockaddr_storage
+ * takes 128: thousands are held at once (DNS answers waiting for delivery, the
+ * addresses of every connect race), and salvo connects to nothing else. */
+union sock_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
 
 /* Creates a non-blocking, close-on-exec TCP socket for sa's family and starts connecting.
  * Returns the fd (the connect may still be in progress: wait for writability, then call

@@ -330,9 +330,9 @@ static struct dns_stats stats(const struct ctx *c)
     return st;
 }
 
-static void assert_v4(const struct sockaddr_storage *ss, const char *ip, uint16_t port)
+static void assert_v4(const union sock_addr *sa, const char *ip, uint16_t port)
 {
-    const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+    const struct sockaddr_in *s4 = &sa->in;
     char buf[INET_ADDRSTRLEN];
 
     assert_int_equal(s4->sin_family, AF_INET);
@@ -341,9 +341,9 @@ static void assert_v4(const struct sockaddr_storage *ss, const char *ip, uint16_
     assert_int_equal(ntohs(s4->sin_port), port);
 }
 
-static void assert_v6(const struct sockaddr_storage *ss, const char *ip, uint16_t port)
+static void assert_v6(const union sock_addr *sa, const char *ip, uint16_t port)
 {
-    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+    const struct sockaddr_in6 *s6 = &sa->in6;
     char buf[INET6_ADDRSTRLEN];
 
     assert_int_equal(s6->sin6_family, AF_INET6);

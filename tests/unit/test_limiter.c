@@ -183,6 +183,45 @@ static void test_slots_never_exceeded(void **state)
     }
 }
 
+/* A bounded pass grants at most its bound and says whether more may go; the lanes' turn
+ * goes on where the last pass stopped. */
+static void test_grant_some(void **state)
+{
+    struct fixture *f = *state;
+    struct origin *o[2] = {
+        pool_origin(f->pool, 0, "a.test", 80, NULL),
+        pool_origin(f->pool, 0, "b.test", 80, NULL),
+    };
+    struct waiter w[12];
+    int more = -1;
+    f->lim.slots = 10;
+    for (int i = 0; i < 12; i++) {
+        waiter_init(f, &w[i], "w", o[i % 2]);
+        wait_for(f, &w[i], 0);
+    }
+    limiter_grant_some(&f->lim, 0, 4, &more);
+    assert_int_equal(n_grants, 4);
+    assert_int_equal(more, 1);
+    limiter_grant_some(&f->lim, 0, 4, &more);
+    assert_int_equal(n_grants, 8);
+    assert_int_equal(more, 1);
+    for (size_t i = 0; i < 8; i++) /* the lanes took turns across the passes */
+        assert_ptr_equal(grants[i]->origin, o[i % 2]);
+    /* Out of slots before the bound: nothing more may go now. */
+    limiter_grant_some(&f->lim, 0, 4, &more);
+    assert_int_equal(n_grants, 10);
+    assert_int_equal(more, 0);
+    for (size_t i = 0; i < 10; i++)
+        done_with(f, grants[i]);
+    limiter_grant_some(&f->lim, 0, 0, &more);
+    assert_int_equal(n_grants, 12);
+    assert_int_equal(more, 0);
+    for (size_t i = 10; i < 12; i++)
+        done_with(f, grants[i]);
+    for (int i = 0; i < 2; i++)
+        pool_origin_unref(f->pool, o[i]);
+}
+
 /* ---- round robin --------------------------------------------------------------------- */
 
 static size_t first_grant_of(const struct origin *o)
@@ -586,6 +625,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_slots_never_exceeded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grant_some, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_robin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_robin_three, setup, teardown),
         cmocka_unit_test_setup_teardown(test_at_front, setup, teardown),
