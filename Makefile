@@ -197,7 +197,7 @@ format:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build-fuzz
 FUZZ_CC := clang
-FUZZ_TARGETS := response url decode chunked json
+FUZZ_TARGETS := response url decode chunked json tunnel
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
@@ -206,6 +206,7 @@ FUZZ_SRCS_url := src/url.c
 FUZZ_SRCS_decode := src/decode.c
 FUZZ_SRCS_chunked := src/chunked.c
 FUZZ_SRCS_json := src/cli/json.c
+FUZZ_SRCS_tunnel := src/tunnel.c src/buf.c
 FUZZ_OBJS_response := $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(FUZZ_B)/llhttp/%.o)
 
 $(FUZZ_B)/fuzz_response: $(FUZZ_SRCS_response) $(FUZZ_OBJS_response)
@@ -213,6 +214,7 @@ $(FUZZ_B)/fuzz_url: $(FUZZ_SRCS_url)
 $(FUZZ_B)/fuzz_decode: $(FUZZ_SRCS_decode)
 $(FUZZ_B)/fuzz_chunked: $(FUZZ_SRCS_chunked)
 $(FUZZ_B)/fuzz_json: $(FUZZ_SRCS_json)
+$(FUZZ_B)/fuzz_tunnel: $(FUZZ_SRCS_tunnel)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LLHTTP_DIR)/llhttp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_OBJS_$*) \
