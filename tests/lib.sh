@@ -147,6 +147,23 @@ wait_listen() {
     return 1
 }
 
+# start_silent PORT: a peer on 127.0.0.1:PORT that accepts up to 8 connections and never
+# says a byte (a proxy that never answers CONNECT, a server that never speaks TLS), for
+# 30 s. Waits until it listens.
+start_silent() {
+    python3 -c "
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $1)); s.listen(8)
+conns = []
+for _ in range(8):
+    conns.append(s.accept()[0])
+time.sleep(30)
+" &
+    T_PIDS+=($!)
+    wait_listen 127.0.0.1 "$1" || echo "# the silent peer on port $1 did not start"
+}
+
 # start_nginx NAME HTTP_BLOCK: runs Debian's nginx in the foreground (master plus
 # workers; the master's PID is recorded, and SIGTERM to it stops the workers too) with
 # the echo module loaded, logs and temporary files in $T_DIR/NAME.nginx, and HTTP_BLOCK

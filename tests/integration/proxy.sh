@@ -163,17 +163,7 @@ r=$("$SALVO" --retry 0 -m 5 "${CA[@]}" -x "http://127.0.0.1:$REFUSED" "$S/")
 check_eq "... the same for an https target" "proxy http://127.0.0.1:$REFUSED" \
     "$(field '"\(.error) \(.proxy)"')"
 # A proxy that accepts and never answers the CONNECT.
-python3 -c "
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $PSILENT)); s.listen(8)
-conns = []
-for _ in range(8):
-    conns.append(s.accept()[0])
-time.sleep(30)
-" &
-T_PIDS+=($!)
-wait_listen 127.0.0.1 "$PSILENT" || echo "# silent proxy did not start"
+start_silent "$PSILENT"
 start=$(now)
 r=$("$SALVO" --retry 0 -m 3 --connect-timeout 1 "${CA[@]}" -x "http://127.0.0.1:$PSILENT" "$S/")
 el=$(since "$start")

@@ -114,17 +114,7 @@ bad "incomplete chain" "$PCL" "^unable to get local issuer certificate$" "${CA[@
 bad "unknown CA (no --cacert)" "$PG" "^unable to get local issuer certificate$"
 
 # ---- 3. TCP that never speaks TLS ------------------------------------------------------
-python3 -c "
-import socket, time
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $PSILENT)); s.listen(8)
-conns = []
-for _ in range(8):
-    conns.append(s.accept()[0])
-time.sleep(30)
-" &
-T_PIDS+=($!)
-wait_listen 127.0.0.1 "$PSILENT" || echo "# silent server did not start"
+start_silent "$PSILENT"
 start=$(now)
 r=$("$SALVO" --retry 0 --connect-timeout 1 "https://127.0.0.1:$PSILENT/")
 el=$(since "$start")
