@@ -25,6 +25,9 @@
 /* A member key with its leading comma, and its length, for rec_write. */
 #define K(name) ",\"" name "\":", sizeof(",\"" name "\":") - 1
 
+/* A string literal and its length, for rec_write: no strlen at run time. */
+#define LIT(s) s, sizeof(s) - 1
+
 /* The Unicode replacement character, U+FFFD, in UTF-8. */
 #define REPLACEMENT "\xef\xbf\xbd"
 
@@ -211,7 +214,7 @@ static void put_json_chars(struct rec *fp, const char *s)
 static void put_json_string(struct rec *fp, const char *s)
 {
     if (s == NULL) {
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
         return;
     }
     rec_putc(fp, '"');
@@ -242,7 +245,7 @@ static void put_checks(struct rec *fp, const struct output_extra *x)
 {
     rec_write(fp, K("checks_failed"));
     if (!x->checked) {
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
         return;
     }
     rec_putc(fp, '[');
@@ -276,7 +279,7 @@ static void put_headers(struct rec *fp, const salvo_result_t *r, int with_header
 {
     rec_write(fp, K("headers"));
     if (!with_headers || r->headers == NULL) {
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
         return;
     }
     rec_putc(fp, '{');
@@ -321,7 +324,7 @@ static void put_ms(struct rec *fp, const char *k, size_t kn, double ms)
 
     rec_write(fp, k, kn);
     if (!(ms >= 0 && ms < MS_PLAUSIBLE_MAX)) { /* also catches NaN */
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
         return;
     }
     us = (uint64_t)(ms * 1000.0 + 0.5);
@@ -336,7 +339,12 @@ static void put_ms(struct rec *fp, const char *k, size_t kn, double ms)
 static void put_bool3(struct rec *fp, const char *k, size_t kn, int v)
 {
     rec_write(fp, k, kn);
-    rec_puts(fp, v < 0 ? "null" : v ? "true" : "false");
+    if (v < 0)
+        rec_write(fp, LIT("null"));
+    else if (v)
+        rec_write(fp, LIT("true"));
+    else
+        rec_write(fp, LIT("false"));
 }
 
 /* An HTTP status, null when none arrived. */
@@ -344,7 +352,7 @@ static void put_status(struct rec *fp, const char *k, size_t kn, int status)
 {
     rec_write(fp, k, kn);
     if (status == 0)
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
     else
         put_i64(fp, status);
 }
@@ -357,7 +365,7 @@ static void put_error(struct rec *fp, const char *k, size_t kn, salvo_err_t err)
 static void put_attempt(struct rec *fp, const salvo_attempt_t *a)
 {
     /* The object's first field has no separator; every later one comes with K(). */
-    rec_puts(fp, "{\"error\":");
+    rec_write(fp, LIT("{\"error\":"));
     put_json_string(fp, a->error == SALVO_E_OK ? NULL : salvo_err_name(a->error));
     put_status(fp, K("status"), a->status);
     put_ms(fp, K("dns_ms"), a->dns_ms);
@@ -376,7 +384,7 @@ static void put_attempts_log(struct rec *fp, const salvo_result_t *r, int with_a
 
     rec_write(fp, K("attempts_log"));
     if (!with_attempt_log) {
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
         return;
     }
     rec_putc(fp, '[');
@@ -399,7 +407,7 @@ static void put_tls(struct rec *fp, const salvo_result_t *r)
     put_str(fp, K("chain_expiry"), r->chain_expiry);
     rec_write(fp, K("cert_days_left"));
     if (r->cert_expiry == NULL)
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
     else
         put_i64(fp, r->cert_days_left);
     put_str(fp, K("cert_subject"), r->cert_subject);
@@ -413,11 +421,14 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
         x = &none;
     struct rec rec, *fp = &rec;
     rec_init(&rec, out);
-    rec_puts(fp, "{\"index\":");
+    rec_write(fp, LIT("{\"index\":"));
     put_u64(fp, r->index);
     put_str(fp, K("url"), r->url);
     rec_write(fp, K("ok"));
-    rec_puts(fp, r->ok ? "true" : "false");
+    if (r->ok)
+        rec_write(fp, LIT("true"));
+    else
+        rec_write(fp, LIT("false"));
     put_status(fp, K("status"), r->status);
     put_error(fp, K("error"), r->error);
     put_str(fp, K("message"), r->message);
@@ -449,17 +460,17 @@ int output_json_record(FILE *out, const salvo_result_t *r, const struct output_e
     if (x->body != NULL)
         put_json_bytes(fp, x->body, x->body_len);
     else
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
     put_str(fp, K("body_file"), x->body_file);
     put_checks(fp, x);
     rec_write(fp, K("round"));
     if (x->round > 0)
         put_u64(fp, x->round);
     else
-        rec_puts(fp, "null");
+        rec_write(fp, LIT("null"));
     put_str(fp, K("change"), compare_name(x->change));
     put_str(fp, K("proxy"), r->proxy);
-    rec_puts(fp, "}\n");
+    rec_write(fp, LIT("}\n"));
     rec_flush(fp);
     return ferror(out) ? -1 : 0;
 }
@@ -476,14 +487,14 @@ int output_json_transition(FILE *out, const salvo_transition_t *t)
 {
     struct rec rec, *fp = &rec;
     rec_init(&rec, out);
-    rec_puts(fp, "{\"t_ms\":");
+    rec_write(fp, LIT("{\"t_ms\":"));
     put_ms(fp, "", 0, t->t_ms);
     rec_write(fp, K("index"));
     put_u64(fp, t->index);
     put_str(fp, K("from"), t->from);
     put_str(fp, K("to"), t->to);
     put_str(fp, K("detail"), t->detail);
-    rec_puts(fp, "}\n");
+    rec_write(fp, LIT("}\n"));
     rec_flush(fp);
     return ferror(out) ? -1 : 0;
 }
