@@ -50,7 +50,7 @@ DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node
              libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc parallel \
              tinyproxy microsocks stunnel4 python3-requests python3-aiohttp
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run format \
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run fuzz-merge format \
         examples
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
@@ -193,11 +193,12 @@ format:
 # sources it needs compiled in, with the sanitizers; nothing from build/ is reused) into
 # build-fuzz/, then runs each for FUZZ_SECONDS. The seeds in tests/fuzz/corpus/<target>/
 # are copied into build-fuzz/corpus/<target>/, which keeps growing from run to run; the
-# repository is never written to. Crash reproducers go to build-fuzz/artifacts/<target>/.
+# repository is written only by make fuzz-merge (below). Crash reproducers go to
+# build-fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
 FUZZ_B := build-fuzz
 FUZZ_CC := clang
-FUZZ_TARGETS := response url decode chunked json tunnel
+FUZZ_TARGETS := response url decode chunked json tunnel request redirect response_tls
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
@@ -207,7 +208,11 @@ FUZZ_SRCS_decode := src/decode.c
 FUZZ_SRCS_chunked := src/chunked.c
 FUZZ_SRCS_json := src/cli/json.c
 FUZZ_SRCS_tunnel := src/tunnel.c src/buf.c
+FUZZ_SRCS_request := src/http1_request.c src/buf.c src/url.c
+FUZZ_SRCS_redirect := src/redirect.c src/url.c
+FUZZ_SRCS_response_tls := $(FUZZ_SRCS_response)
 FUZZ_OBJS_response := $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(FUZZ_B)/llhttp/%.o)
+FUZZ_OBJS_response_tls := $(FUZZ_OBJS_response)
 
 $(FUZZ_B)/fuzz_response: $(FUZZ_SRCS_response) $(FUZZ_OBJS_response)
 $(FUZZ_B)/fuzz_url: $(FUZZ_SRCS_url)
@@ -215,6 +220,9 @@ $(FUZZ_B)/fuzz_decode: $(FUZZ_SRCS_decode)
 $(FUZZ_B)/fuzz_chunked: $(FUZZ_SRCS_chunked)
 $(FUZZ_B)/fuzz_json: $(FUZZ_SRCS_json)
 $(FUZZ_B)/fuzz_tunnel: $(FUZZ_SRCS_tunnel)
+$(FUZZ_B)/fuzz_request: $(FUZZ_SRCS_request)
+$(FUZZ_B)/fuzz_redirect: $(FUZZ_SRCS_redirect)
+$(FUZZ_B)/fuzz_response_tls: $(FUZZ_SRCS_response_tls) $(FUZZ_OBJS_response_tls)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LLHTTP_DIR)/llhttp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_OBJS_$*) \
@@ -246,3 +254,15 @@ fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	    echo "fuzz: FAILED:$$failed (see $(FUZZ_B)/<target>.log and $(FUZZ_B)/artifacts/)"; \
 	    exit 1; \
 	fi; echo "fuzz: no crash in $(FUZZ_TARGETS)"
+
+# make fuzz-merge: what the runs found, minimised into the repository's seeds. libFuzzer
+# (-merge=1) adds an input of build-fuzz/corpus/<target>/ to tests/fuzz/corpus/<target>/
+# only when it covers something the inputs already there do not, so the named seeds stay
+# and the committed corpus grows by the few inputs that matter.
+fuzz-merge: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$t; \
+	    $(FUZZ_B)/fuzz_$$t -merge=1 -timeout=10 -rss_limit_mb=2048 tests/fuzz/corpus/$$t \
+	        $(FUZZ_B)/corpus/$$t 2>$(FUZZ_B)/$$t.merge.log || exit 1; \
+	    echo "fuzz-merge: $$t: $$(ls tests/fuzz/corpus/$$t | wc -l) inputs"; \
+	done
