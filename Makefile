@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make examples   the example programs of examples/, in build/examples/
 #   make sanitize   the same suite built with ASan + UBSan (in build-san/)
+#   make tsan       engines in threads under ThreadSanitizer (in build-tsan/)
 #   make deps       install missing Debian packages (as root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -50,7 +51,7 @@ DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node
              libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc parallel \
              tinyproxy microsocks stunnel4 python3-requests python3-aiohttp
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run fuzz-merge format \
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run fuzz-merge tsan format \
         examples
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
@@ -149,6 +150,18 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run.sh build-san
 
+# make tsan: the threading model (one engine per thread, four at once, 128 KiB stacks)
+# under ThreadSanitizer: the library built with -fsanitize=thread in build-tsan/, and
+# tests/tsan/engines_threads run against testd.
+TSAN_B := build-tsan
+tsan: deps
+	$(MAKE) all $(B)/testd
+	$(MAKE) B=$(TSAN_B) OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" \
+	    $(TSAN_B)/libsalvo.a
+	$(CC) -std=gnu11 -O1 -g -fsanitize=thread -D_GNU_SOURCE $(WARN) -Iinclude -pthread \
+	    -o $(TSAN_B)/engines_threads tests/tsan/engines_threads.c $(TSAN_B)/libsalvo.a $(LDLIBS)
+	SALVO_BUILD=$(CURDIR)/$(B) tests/tsan/run.sh $(CURDIR)/$(TSAN_B)/engines_threads
+
 demo: deps
 	$(MAKE) all $(B)/testd
 	bench/demo.sh
@@ -181,7 +194,7 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/salvo.pc
 
 clean:
-	rm -rf build build-san build-fuzz $(LLHTTP_DIR)
+	rm -rf build build-san build-fuzz build-tsan $(LLHTTP_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
