@@ -269,13 +269,14 @@ fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	fi; echo "fuzz: no crash in $(FUZZ_TARGETS)"
 
 # make fuzz-merge: what the runs found, minimised into the repository's seeds. libFuzzer
-# (-merge=1) adds an input of build-fuzz/corpus/<target>/ to tests/fuzz/corpus/<target>/
+# (-set_cover_merge=1, a smaller set than -merge=1) adds an input of build-fuzz/corpus/<target>/
+# to tests/fuzz/corpus/<target>/
 # only when it covers something the inputs already there do not, so the named seeds stay
 # and the committed corpus grows by the few inputs that matter.
 fuzz-merge: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$t; \
-	    $(FUZZ_B)/fuzz_$$t -merge=1 -timeout=10 -rss_limit_mb=2048 tests/fuzz/corpus/$$t \
+	    $(FUZZ_B)/fuzz_$$t -set_cover_merge=1 -timeout=10 -rss_limit_mb=2048 tests/fuzz/corpus/$$t \
 	        $(FUZZ_B)/corpus/$$t 2>$(FUZZ_B)/$$t.merge.log || exit 1; \
 	    echo "fuzz-merge: $$t: $$(ls tests/fuzz/corpus/$$t | wc -l) inputs"; \
 	done
