@@ -269,10 +269,9 @@ fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	fi; echo "fuzz: no crash in $(FUZZ_TARGETS)"
 
 # make fuzz-merge: what the runs found, minimised into the repository's seeds. libFuzzer
-# (-set_cover_merge=1, a smaller set than -merge=1) adds an input of build-fuzz/corpus/<target>/
-# to tests/fuzz/corpus/<target>/
-# only when it covers something the inputs already there do not, so the named seeds stay
-# and the committed corpus grows by the few inputs that matter.
+# (-set_cover_merge=1, a smaller set than -merge=1) adds an input of build-fuzz/corpus/
+# <target>/ to tests/fuzz/corpus/<target>/ only when it covers something the inputs
+# already there do not, so the named seeds stay and the corpus grows by few inputs.
 fuzz-merge: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_B)/corpus/$$t; \
