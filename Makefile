@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make examples   the example programs of examples/, in build/examples/
 #   make sanitize   the same suite built with ASan + UBSan (in build-san/)
+#   make tsan       engines in threads under ThreadSanitizer (in build-tsan/)
 #   make deps       install missing Debian packages (as root), or print the command
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -50,7 +51,7 @@ DEPS_PKGS := build-essential pkg-config libssl-dev libc-ares-dev zlib1g-dev node
              libnginx-mod-http-echo wrk valgrind strace prometheus tmux mandoc parallel \
              tinyproxy microsocks stunnel4 python3-requests python3-aiohttp
 
-.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run format \
+.PHONY: all deps test sanitize clean install check-deps test-bins demo bench soak fuzz fuzz-run fuzz-merge tsan format \
         examples
 all: $(B)/salvo $(B)/libsalvo.a $(B)/libsalvo.so
 
@@ -149,6 +150,18 @@ sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	    tests/run.sh build-san
 
+# make tsan: the threading model (one engine per thread, four at once, 128 KiB stacks)
+# under ThreadSanitizer: the library built with -fsanitize=thread in build-tsan/, and
+# tests/tsan/engines_threads run against testd.
+TSAN_B := build-tsan
+tsan: deps
+	$(MAKE) all $(B)/testd
+	$(MAKE) B=$(TSAN_B) OPT="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=thread" \
+	    $(TSAN_B)/libsalvo.a
+	$(CC) -std=gnu11 -O1 -g -fsanitize=thread -D_GNU_SOURCE $(WARN) -Iinclude -pthread \
+	    -o $(TSAN_B)/engines_threads tests/tsan/engines_threads.c $(TSAN_B)/libsalvo.a $(LDLIBS)
+	SALVO_BUILD=$(CURDIR)/$(B) tests/tsan/run.sh $(CURDIR)/$(TSAN_B)/engines_threads
+
 demo: deps
 	$(MAKE) all $(B)/testd
 	bench/demo.sh
@@ -181,7 +194,7 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/salvo.pc
 
 clean:
-	rm -rf build build-san build-fuzz $(LLHTTP_DIR)
+	rm -rf build build-san build-fuzz build-tsan $(LLHTTP_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -193,11 +206,12 @@ format:
 # sources it needs compiled in, with the sanitizers; nothing from build/ is reused) into
 # build-fuzz/, then runs each for FUZZ_SECONDS. The seeds in tests/fuzz/corpus/<target>/
 # are copied into build-fuzz/corpus/<target>/, which keeps growing from run to run; the
-# repository is never written to. Crash reproducers go to build-fuzz/artifacts/<target>/.
+# repository is written only by make fuzz-merge (below). Crash reproducers go to
+# build-fuzz/artifacts/<target>/.
 FUZZ_SECONDS ?= 60
 FUZZ_B := build-fuzz
 FUZZ_CC := clang
-FUZZ_TARGETS := response url decode chunked json tunnel
+FUZZ_TARGETS := response url decode chunked json tunnel request redirect response_tls
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
@@ -207,7 +221,11 @@ FUZZ_SRCS_decode := src/decode.c
 FUZZ_SRCS_chunked := src/chunked.c
 FUZZ_SRCS_json := src/cli/json.c
 FUZZ_SRCS_tunnel := src/tunnel.c src/buf.c
+FUZZ_SRCS_request := src/http1_request.c src/buf.c src/url.c
+FUZZ_SRCS_redirect := src/redirect.c src/url.c
+FUZZ_SRCS_response_tls := $(FUZZ_SRCS_response)
 FUZZ_OBJS_response := $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(FUZZ_B)/llhttp/%.o)
+FUZZ_OBJS_response_tls := $(FUZZ_OBJS_response)
 
 $(FUZZ_B)/fuzz_response: $(FUZZ_SRCS_response) $(FUZZ_OBJS_response)
 $(FUZZ_B)/fuzz_url: $(FUZZ_SRCS_url)
@@ -215,6 +233,9 @@ $(FUZZ_B)/fuzz_decode: $(FUZZ_SRCS_decode)
 $(FUZZ_B)/fuzz_chunked: $(FUZZ_SRCS_chunked)
 $(FUZZ_B)/fuzz_json: $(FUZZ_SRCS_json)
 $(FUZZ_B)/fuzz_tunnel: $(FUZZ_SRCS_tunnel)
+$(FUZZ_B)/fuzz_request: $(FUZZ_SRCS_request)
+$(FUZZ_B)/fuzz_redirect: $(FUZZ_SRCS_redirect)
+$(FUZZ_B)/fuzz_response_tls: $(FUZZ_SRCS_response_tls) $(FUZZ_OBJS_response_tls)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LLHTTP_DIR)/llhttp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_OBJS_$*) \
@@ -246,3 +267,15 @@ fuzz-run: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
 	    echo "fuzz: FAILED:$$failed (see $(FUZZ_B)/<target>.log and $(FUZZ_B)/artifacts/)"; \
 	    exit 1; \
 	fi; echo "fuzz: no crash in $(FUZZ_TARGETS)"
+
+# make fuzz-merge: what the runs found, minimised into the repository's seeds. libFuzzer
+# (-set_cover_merge=1, a smaller set than -merge=1) adds an input of build-fuzz/corpus/
+# <target>/ to tests/fuzz/corpus/<target>/ only when it covers something the inputs
+# already there do not, so the named seeds stay and the corpus grows by few inputs.
+fuzz-merge: $(FUZZ_TARGETS:%=$(FUZZ_B)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$t; \
+	    $(FUZZ_B)/fuzz_$$t -set_cover_merge=1 -timeout=10 -rss_limit_mb=2048 tests/fuzz/corpus/$$t \
+	        $(FUZZ_B)/corpus/$$t 2>$(FUZZ_B)/$$t.merge.log || exit 1; \
+	    echo "fuzz-merge: $$t: $$(ls tests/fuzz/corpus/$$t | wc -l) inputs"; \
+	done
