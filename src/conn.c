@@ -109,11 +109,20 @@ struct tls *conn_tls(const struct conn *c)
     return c->top == c->proxy_top ? NULL : tls_transport_session(c->top);
 }
 
-struct tls *conn_any_tls(const struct conn *c)
+struct tls *conn_failed_tls(const struct conn *c, int *to_proxy)
 {
-    for (const struct transport *t = c->top; t != NULL; t = t->lower)
-        if (tls_transport_session(t) != NULL)
-            return tls_transport_session(t);
+    /* Layers at and below proxy_top reach the proxy; before conn_proxy_done every layer
+     * does, when the connection goes through one. */
+    int below = c->proxy_top == NULL && c->through_proxy;
+    for (const struct transport *t = c->top; t != NULL; t = t->lower) {
+        below = below || t == c->proxy_top;
+        struct tls *s = tls_transport_session(t);
+        if (s != NULL && tls_error(s, NULL) != SALVO_E_OK) {
+            *to_proxy = below;
+            return s;
+        }
+    }
+    *to_proxy = below;
     return NULL;
 }
 

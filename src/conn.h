@@ -41,7 +41,8 @@ struct conn {
     struct tcp tcp;              /* the bottom layer */
     struct transport *top;       /* the top of the stack: &tcp.t, or TLS over it */
     struct transport *proxy_top; /* the top of the layers that reach a proxy (its TLS,
-                                    the tunnel), NULL when direct */
+                                    the tunnel), NULL when direct or not up yet */
+    int through_proxy;           /* the connection goes to a proxy */
     char remote_ip[64];          /* printable remote address */
     int connected;               /* the TCP connect completed */
     int write_blocked;           /* the socket refused a write: wait for writability */
@@ -76,12 +77,13 @@ void conn_push(struct conn *c, struct transport *t);
 void conn_proxy_done(struct conn *c);
 
 /* The target's TLS session (facts, errors), NULL for plain HTTP (also when TLS runs to
- * the proxy only). */
+ * the proxy only). Before conn_proxy_done, the top of the stack is the proxy's. */
 struct tls *conn_tls(const struct conn *c);
 
-/* The TLS session nearest the top, the proxy's included: the one that failed, when a
- * handshake with the proxy failed. */
-struct tls *conn_any_tls(const struct conn *c);
+/* After CONN_ETLS: the TLS session that failed, from the top down (NULL when none says
+ * so); *to_proxy is set when it is a layer that reaches the proxy (TLS to an https://
+ * proxy), not the target's. */
+struct tls *conn_failed_tls(const struct conn *c, int *to_proxy);
 
 /* Brings every layer up (the TLS handshake): 0 when done, CONN_AGAIN, CONN_ETLS, or
  * -errno from the socket. */

@@ -310,6 +310,9 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
     }
 }
 
+static salvo_err_t tls_failure(struct req *r, salvo_err_t for_target, const char *doing, char *msg,
+                               size_t len);
+
 static void step_tls(struct req *r)
 {
     struct conn *c = req_conn(r);
@@ -323,10 +326,10 @@ static void step_tls(struct req *r)
         return;
     }
     if (rc == CONN_ETLS) {
-        const char *why = NULL;
-        salvo_err_t cls = tls_error(conn_tls(c), &why);
+        char msg[REQ_MSG_LEN];
+        salvo_err_t cls = tls_failure(r, SALVO_E_OK, "", msg, sizeof msg);
         req_capture_tls(&r->run->a, conn_tls(c), 0);
-        attempt_failed(r, cls, "%s", why ? why : "TLS handshake failed");
+        attempt_failed(r, cls, "%s", msg);
         return;
     }
     attempt_failed(r, req_errno_class(-rc, REQ_TLS), "TLS handshake: %s", strerror(-rc));
@@ -355,6 +358,28 @@ static void start_tls(struct req *r)
 
 /* ---- through a proxy ------------------------------------------------------------------ */
 
+/* After CONN_ETLS: the class of the TLS failure (for_target: what a failure of the
+ * target's layer counts as here, or SALVO_E_OK for the layer's own class) and its reason
+ * in msg. A failure of the layer to the proxy is the proxy's, and final: a proxy whose
+ * certificate does not verify will not verify on the next attempt either. */
+static salvo_err_t tls_failure(struct req *r, salvo_err_t for_target, const char *doing, char *msg,
+                               size_t len)
+{
+    int to_proxy = 0;
+    const char *why = NULL;
+    struct tls *t = conn_failed_tls(req_conn(r), &to_proxy);
+    salvo_err_t cls = t != NULL ? tls_error(t, &why) : SALVO_E_TLS_HANDSHAKE;
+    if (why == NULL)
+        why = "TLS failed";
+    if (to_proxy) {
+        r->run->a.proxy_refused = 1;
+        snprintf(msg, len, "%sTLS to the proxy: %s", doing, why);
+        return SALVO_E_PROXY;
+    }
+    snprintf(msg, len, "%s%s", doing, why);
+    return for_target != SALVO_E_OK ? for_target : cls;
+}
+
 /* Fails the attempt for a handshake with the proxy that returned rc. */
 static void proxy_failed(struct req *r, int rc)
 {
@@ -365,9 +390,9 @@ static void proxy_failed(struct req *r, int rc)
         r->run->a.proxy_refused = final;
         attempt_failed(r, SALVO_E_PROXY, "%s", why);
     } else if (rc == CONN_ETLS) {
-        const char *why = NULL;
-        (void)tls_error(conn_any_tls(c), &why);
-        attempt_failed(r, SALVO_E_PROXY, "TLS to the proxy: %s", why ? why : "handshake failed");
+        char msg[REQ_MSG_LEN];
+        (void)tls_failure(r, SALVO_E_PROXY, "", msg, sizeof msg);
+        attempt_failed(r, SALVO_E_PROXY, "%s", msg);
     } else {
         attempt_failed(r, SALVO_E_PROXY, "talking to the proxy: %s", strerror(-rc));
     }
@@ -459,6 +484,7 @@ static void step_proxy(struct req *r)
 
 static void start_proxy(struct req *r)
 {
+    req_conn(r)->through_proxy = 1;
     req_set_state(r, REQ_PROXY, r->proxy->shown);
     /* The first message (a ClientHello, CONNECT, the SOCKS5 greeting) goes out now: the
      * proxy says nothing until it has one. */
@@ -507,9 +533,9 @@ static void send_failed(struct req *r, int rc)
         sent_all(r);
         do_receive(r);
     } else if (rc == CONN_ETLS) {
-        const char *why = NULL;
-        salvo_err_t cls = tls_error(conn_tls(req_conn(r)), &why);
-        attempt_failed(r, cls, "sending the request: %s", why ? why : "TLS failed");
+        char msg[REQ_MSG_LEN];
+        salvo_err_t cls = tls_failure(r, SALVO_E_OK, "sending the request: ", msg, sizeof msg);
+        attempt_failed(r, cls, "%s", msg);
     } else {
         attempt_failed(r, req_errno_class(-rc, REQ_SENDING), "sending the request: %s",
                        strerror(-rc));
@@ -604,9 +630,9 @@ static void do_receive(struct req *r)
         if (n == CONN_AGAIN)
             return;
         if (n == CONN_ETLS) {
-            const char *why = NULL;
-            (void)tls_error(conn_tls(req_conn(r)), &why);
-            attempt_failed(r, SALVO_E_PROTOCOL, "TLS: %s", why ? why : "error");
+            char msg[REQ_MSG_LEN];
+            salvo_err_t cls = tls_failure(r, SALVO_E_PROTOCOL, "TLS: ", msg, sizeof msg);
+            attempt_failed(r, cls, "%s", msg);
             return;
         }
         if (n < 0) {

@@ -41,6 +41,14 @@ static int take_userinfo(const char *p, size_t n, struct proxy *px, char *err, s
         snprintf(err, errlen, "proxy credentials: out of memory or a %%00 in them");
         return -1;
     }
+    /* RFC 1929 carries each in one length byte, and a user name cannot be empty. */
+    if (!proxy_is_http(px) &&
+        (strlen(px->user) == 0 || strlen(px->user) > 255 || strlen(px->pass) > 255)) {
+        snprintf(err, errlen,
+                 "SOCKS5 credentials need a user name of 1 to 255 bytes and a "
+                 "password of at most 255");
+        return -1;
+    }
     if (!proxy_is_http(px))
         return 0;
     size_t ul = strlen(px->user), pl = strlen(px->pass);
@@ -179,7 +187,7 @@ static int parse_entry(const char *tok, size_t n, struct noproxy_entry *e)
             unsigned long b = strtoul(slash + 1, &end, 10);
             if (*end != '\0' || end == slash + 1 || b > max)
                 return -1;
-            e->bits = (unsigned)b;
+            e->bits = b == 0 ? max : (unsigned)b; /* as curl: "/0" compares it all */
         }
         return 0;
     }

@@ -55,6 +55,15 @@ static struct tunnel *tunnel_of(const struct transport *t)
     return (struct tunnel *)t;
 }
 
+/* Empties a buffer that may have held credentials (Proxy-Authorization, the RFC 1929
+ * message), clearing its bytes first: freed memory keeps no password. */
+static void wipe(struct buf *b)
+{
+    if (b->data != NULL)
+        explicit_bzero(b->data, b->cap);
+    buf_free(b);
+}
+
 static int fail(struct tunnel *tn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(struct tunnel *tn, const char *fmt, ...)
@@ -95,16 +104,17 @@ static int connect_judge(struct tunnel *tn)
         n++;
     memcpy(line, answer(tn), n);
     line[n] = '\0';
+    /* The line goes into messages, which reach terminals: no control byte of a hostile
+     * proxy's does. */
+    for (char *p = line; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     int minor, status, used = 0;
     if (sscanf(line, "HTTP/1.%1d %3d%n", &minor, &status, &used) != 2 || used != 12 ||
         (line[12] != '\0' && line[12] != ' ') || status < 100)
         return fail(tn, "the proxy's answer to CONNECT is not HTTP: %.60s", line);
     tn->final = status >= 400 && status <= 499;
     if (status < 200 || status > 299) {
-        /* The status line without control bytes: it goes into messages. */
-        for (char *p = line; *p != '\0'; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
         return fail(tn, "the proxy answered CONNECT with %s", line + 9);
     }
     tn->step = STEP_UP;
@@ -279,7 +289,7 @@ static int tunnel_handshake(struct transport *t)
             int rc = lower->ops->flush(lower);
             if (rc < 0)
                 return rc;
-            buf_reset(&tn->out);
+            wipe(&tn->out);
             buf_reset(&tn->in);
             tn->step = STEP_READ;
             break;
@@ -304,7 +314,7 @@ static int tunnel_handshake(struct transport *t)
                 tn->step = STEP_SEND; /* the next SOCKS message is in `out` */
             if (tn->step == STEP_UP) {
                 buf_free(&tn->in);
-                buf_free(&tn->out);
+                wipe(&tn->out);
             }
             break;
         }
@@ -350,7 +360,7 @@ static void tunnel_destroy(struct transport *t)
 {
     struct tunnel *tn = tunnel_of(t);
     struct transport *lower = t->lower;
-    buf_free(&tn->out);
+    wipe(&tn->out);
     buf_free(&tn->in);
     free(tn->host);
     free(tn->user);

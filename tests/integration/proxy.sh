@@ -355,6 +355,41 @@ check_eq "HTTPS proxy whose certificate is not trusted (the origin's is) -> prox
     "proxy $BADPX" "$(field '"\(.error) \(.proxy)"')"
 check "... the message is about the proxy's TLS (got: $(field .message))" \
     grep -qiE "tls|ssl|certificate|verif" <<<"$(field .message)"
+# A TLS proxy that breaks its own TLS: after the request (absolute form) or after its 200
+# to CONNECT and the target's ClientHello, it writes bytes that are not TLS records of its
+# session. The failure is the proxy's, classified, and not retried.
+PGARB=$(free_port)
+python3 -c "
+import os, socket, ssl
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain('$CERTS/chain-full.pem', '$CERTS/chain-leaf.key')
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $PGARB)); s.listen(8); s.settimeout(20)
+for _ in range(6):
+    try:
+        c = ctx.wrap_socket(s.accept()[0], server_side=True)
+        c.settimeout(5)
+        head = b''
+        while b'\r\n\r\n' not in head:
+            head += c.recv(4096)
+        if head.startswith(b'CONNECT'):
+            c.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+            c.recv(4096)
+        os.write(c.fileno(), b'\x17\x03\x03\x00\x05garbage' * 4)
+        c.recv(1)
+    except Exception:
+        pass
+" &
+T_PIDS+=($!)
+wait_listen 127.0.0.1 "$PGARB" || echo "# the garbling proxy did not start"
+r=$("$SALVO" --retry 2 --retry-backoff 0.1 -m 5 "${CA[@]}" -x "https://127.0.0.1:$PGARB" "$H/")
+check_eq "a TLS proxy that garbles its TLS, http target: no crash, proxy, not retried" \
+    "proxy 1" "$(field '"\(.error) \(.attempts)"')"
+r=$("$SALVO" --retry 2 --retry-backoff 0.1 -m 5 "${CA[@]}" -x "https://127.0.0.1:$PGARB" "$S/")
+check_eq "... https target (garbled during the target's handshake): proxy, not retried" \
+    "proxy 1" "$(field '"\(.error) \(.attempts)"')"
+check "... the message says it is the proxy's TLS (got: $(field .message))" \
+    grep -q "TLS to the proxy" <<<"$(field .message)"
 
 # ---- 9. keep-alive through the tunnels -----------------------------------------------------
 n=$(grep -c "CONNECT 127.0.0.1:$PG " "$TPLOG")
