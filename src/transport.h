@@ -1,6 +1,6 @@
 /*
- * transport.h -- a connection as a stack of byte-stream layers: TCP at the bottom, TLS
- * over it, and later a proxy tunnel or HTTP/2 framing, each a `struct transport` with
+ * transport.h -- a connection as a stack of byte-stream layers: TCP at the bottom, then
+ * TLS, a proxy tunnel (tunnel.c), or later HTTP/2 framing, each a `struct transport` with
  * the same operations (wrk's net.h idea, curl's connection filters). The code above the
  * stack (a request sending a head and a body, reading a response) sees plaintext and
  * never asks which layers there are.
