@@ -211,7 +211,7 @@ format:
 FUZZ_SECONDS ?= 60
 FUZZ_B := build-fuzz
 FUZZ_CC := clang
-FUZZ_TARGETS := response url decode chunked json tunnel request redirect response_tls
+FUZZ_TARGETS := response url decode chunked json tunnel request redirect
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(FUZZ_SAN) -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -Isrc/cli \
               -I$(LLHTTP_DIR) $(PKG_CFLAGS)
@@ -223,9 +223,7 @@ FUZZ_SRCS_json := src/cli/json.c
 FUZZ_SRCS_tunnel := src/tunnel.c src/buf.c
 FUZZ_SRCS_request := src/http1_request.c src/buf.c src/url.c
 FUZZ_SRCS_redirect := src/redirect.c src/url.c
-FUZZ_SRCS_response_tls := $(FUZZ_SRCS_response)
 FUZZ_OBJS_response := $(LLHTTP_SRCS:$(LLHTTP_DIR)/%.c=$(FUZZ_B)/llhttp/%.o)
-FUZZ_OBJS_response_tls := $(FUZZ_OBJS_response)
 
 $(FUZZ_B)/fuzz_response: $(FUZZ_SRCS_response) $(FUZZ_OBJS_response)
 $(FUZZ_B)/fuzz_url: $(FUZZ_SRCS_url)
@@ -235,7 +233,6 @@ $(FUZZ_B)/fuzz_json: $(FUZZ_SRCS_json)
 $(FUZZ_B)/fuzz_tunnel: $(FUZZ_SRCS_tunnel)
 $(FUZZ_B)/fuzz_request: $(FUZZ_SRCS_request)
 $(FUZZ_B)/fuzz_redirect: $(FUZZ_SRCS_redirect)
-$(FUZZ_B)/fuzz_response_tls: $(FUZZ_SRCS_response_tls) $(FUZZ_OBJS_response_tls)
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(LLHTTP_DIR)/llhttp.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_OBJS_$*) \

@@ -380,8 +380,8 @@ static void print_stats(const salvo_stats_t *sp, int open_fds)
             (unsigned long long)s.retries, (unsigned long long)s.dns_queries,
             (unsigned long long)s.dns_cache_hits, (unsigned long long)s.connections_opened,
             (unsigned long long)s.connections_reused, (unsigned long long)s.max_open_connections,
-            (unsigned long long)s.bytes_received, s.concurrency, s.loop_max_lag_ms,
-            open_fds_start, open_fds);
+            (unsigned long long)s.bytes_received, s.concurrency, s.loop_max_lag_ms, open_fds_start,
+            open_fds);
 }
 
 void run_install_signals(void)

@@ -3,10 +3,11 @@
  * with the input cut into pieces, then http1_eof, for a GET and for a HEAD.
  *
  * Input layout: byte 0 and byte 1 give the sizes of the pieces (alternately 1 + b0 and
- * 1 + b1 bytes, so that every split pattern is reachable) and byte 1 also the body cap;
- * the rest is the raw response. Besides the sanitizers, the target checks the module's
- * promises: a finished response never claims more bytes than it was given, the decoded
- * body stays within the cap, and a failure always has a class and a message.
+ * 1 + b1 bytes, so that every split pattern is reachable; when byte 1's high bit is set,
+ * 64 times that, up to 16 KiB: the pieces TLS hands up, one record's plaintext at a time)
+ * and byte 1 also the body cap; the rest is the raw response. Besides the sanitizers, the target
+ * checks the module's promises: a finished response never claims more bytes than it was given, the
+ * decoded body stays within the cap, and a failure always has a class and a message.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Feeds one response through a fresh parser. */
 static void run(const uint8_t *data, size_t size, int is_head)
 {
-    size_t steps[2] = {1 + (size_t)data[0], 1 + (size_t)data[1]};
+    size_t scale = data[1] & 0x80 ? 64 : 1; /* TLS records: 64 B to 16 KiB */
+    size_t steps[2] = {(1 + (size_t)data[0]) * scale, (1 + (size_t)data[1]) * scale};
     uint64_t max_body = (uint64_t)1 << (4 + data[1] % 16); /* 16 B to 512 KiB */
     const char *p = (const char *)data + 2;
     size_t left = size - 2;
