@@ -435,7 +435,6 @@ struct transport *tunnel_socks5_new(struct transport *lower, const char *host, i
     tn->socks = SOCKS_GREETING;
     if (tn->host == NULL || (user != NULL && (tn->user == NULL || tn->pass == NULL)) ||
         socks_put_greeting(tn) != 0) {
-        tn->t.lower = NULL;
         buf_free(&tn->out);
         free(tn->host);
         free(tn->user);
