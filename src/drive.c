@@ -179,6 +179,15 @@ static void lookup_next(struct req *r)
         dns_resolve(r->eng->dns, r->url.host, r->url.port, &x->dnsw, on_dns, r);
 }
 
+/* Which address this attempt is on, for the record. Not snprintf("%s"): this runs once
+ * per request, and a bounded copy is a tenth of the instructions. */
+static void set_remote_ip(struct req_run *x, const char *ip)
+{
+    size_t n = strnlen(ip, sizeof x->a.remote_ip - 1);
+    memcpy(x->a.remote_ip, ip, n);
+    x->a.remote_ip[n] = '\0';
+}
+
 /* Resolves, then connects: the path of an attempt with no pooled connection, and of a
  * stale pooled connection's replay. */
 static void resolve(struct req *r, const char *why)
@@ -198,7 +207,7 @@ static void use_pooled(struct req *r, struct pool_conn *pc)
     x->pc = pc;
     x->a.reused = 1;
     x->to_proxy = 0;
-    snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", pc->c.remote_ip);
+    set_remote_ip(x, pc->c.remote_ip);
     conn_set_owner(&pc->c, on_io, r, "request", r->index);
     r->eng->stats.connections_reused++;
     if (conn_tls(&pc->c) != NULL)
@@ -281,7 +290,7 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
     case RACE_CONNECTED:
         x->pc = race->winner;
         conn_set_owner(&x->pc->c, on_io, r, "request", r->index);
-        snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", x->pc->c.remote_ip);
+        set_remote_ip(x, x->pc->c.remote_ip);
         x->a.connect_ms = ms_since(x->a.t_phase);
         if (r->proxy != NULL)
             start_proxy(r);
@@ -291,13 +300,13 @@ static void on_race(struct race *race, enum race_outcome outcome, void *data)
             start_send(r);
         return;
     case RACE_WAIT_IP:
-        snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", race->blocked_ip);
+        set_remote_ip(x, race->blocked_ip);
         req_set_state(r, REQ_WAIT_IP, race->blocked_ip);
         pool_ip_wait(r->eng->pool, &x->ipw, race->blocked_ip, on_ip_room, r);
         return;
     case RACE_FAILED:
     default:
-        snprintf(x->a.remote_ip, sizeof x->a.remote_ip, "%s", race->last_ip);
+        set_remote_ip(x, race->last_ip);
         if (x->to_proxy) {
             attempt_failed(r, SALVO_E_PROXY, "connect to the proxy %s port %u: %s", race->last_ip,
                            r->proxy->port, strerror(race->last_err));

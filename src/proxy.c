@@ -116,11 +116,14 @@ int proxy_parse(const char *s, struct proxy *px, char *err, size_t errlen)
         snprintf(err, errlen, "bad proxy address: %s", why);
         goto fail;
     }
-    px->host = u.host;
-    u.host = NULL;
+    px->host = strdup(u.host);
     px->host_is_ip = u.host_is_ip;
     px->port = u.port_explicit ? u.port : schemes[k].default_port;
     url_free(&u);
+    if (px->host == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     size_t shown_len = strlen(schemes[k].scheme) + strlen(px->host) + 16;
     px->shown = malloc(shown_len);
     if (px->shown == NULL) {

@@ -145,7 +145,7 @@ static salvo_err_t parse_port(const char *p, const char *end, struct url *u, cha
     return SALVO_E_OK;
 }
 
-/* Checks the bracketed IPv6 literal [p, end) (without brackets) and stores it. */
+/* Checks the bracketed IPv6 literal [p, end) (without brackets); the host is that range. */
 static salvo_err_t parse_ipv6(const char *p, const char *end, struct url *u, char *err,
                               size_t errlen)
 {
@@ -164,22 +164,19 @@ static salvo_err_t parse_ipv6(const char *p, const char *end, struct url *u, cha
         set_err(err, errlen, "invalid IPv6 literal");
         return SALVO_E_BAD_URL;
     }
-    u->host = dup_range(text, n);
     u->host_is_ip = 6;
     return SALVO_E_OK;
 }
 
 /*
- * Checks the host name or IPv4 literal [p, end) and stores it lower-cased, without one
- * trailing dot. Only letters, digits, '-', '.' and '_' are accepted: a name with other
- * bytes (spaces, '%', UTF-8 not converted to punycode) could never be looked up, and
- * failing here says why better than a DNS error would.
+ * Checks the host name or IPv4 literal [p, end) and shortens *n to drop one trailing
+ * dot. Only letters, digits, '-', '.' and '_' are accepted: a name with other bytes
+ * (spaces, '%', UTF-8 not converted to punycode) could never be looked up, and failing
+ * here says why better than a DNS error would.
  */
-static salvo_err_t parse_name(const char *p, const char *end, struct url *u, char *err,
-                              size_t errlen)
+static salvo_err_t parse_name(const char *p, size_t *np, char *err, size_t errlen)
 {
-    struct in_addr addr;
-    size_t n = (size_t)(end - p), i;
+    size_t n = *np, i;
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -204,19 +201,14 @@ static salvo_err_t parse_name(const char *p, const char *end, struct url *u, cha
         set_err(err, errlen, "empty label in host");
         return SALVO_E_BAD_URL;
     }
-    u->host = dup_range(p, n);
-    if (u->host == NULL)
-        return SALVO_E_OK; /* the caller reports the allocation failure */
-    for (i = 0; i < n; i++)
-        u->host[i] = (char)to_lower((unsigned char)u->host[i]);
-    if (inet_pton(AF_INET, u->host, &addr) == 1)
-        u->host_is_ip = 4;
+    *np = n;
     return SALVO_E_OK;
 }
 
-/* Parses the authority [p, end): [userinfo@]host[:port]. */
-static salvo_err_t parse_authority(const char *p, const char *end, struct url *u, char *err,
-                                   size_t errlen)
+/* Parses the authority [p, end): [userinfo@]host[:port]. The host is the range
+ * [*host, *host + *host_len) of the input, not yet lower-cased. */
+static salvo_err_t parse_authority(const char *p, const char *end, struct url *u, const char **host,
+                                   size_t *host_len, char *err, size_t errlen)
 {
     const char *at = memrchr(p, '@', (size_t)(end - p));
     const char *host_end, *port = end;
@@ -238,42 +230,45 @@ static salvo_err_t parse_authority(const char *p, const char *end, struct url *u
         }
         if (host_end + 1 < end)
             port = host_end + 2;
-        rc = parse_ipv6(p + 1, host_end, u, err, errlen);
+        *host = p + 1;
+        *host_len = (size_t)(host_end - *host);
+        rc = parse_ipv6(*host, host_end, u, err, errlen);
     } else {
         host_end = memchr(p, ':', (size_t)(end - p));
         if (host_end == NULL)
             host_end = end;
         else
             port = host_end + 1;
-        rc = parse_name(p, host_end, u, err, errlen);
+        *host = p;
+        *host_len = (size_t)(host_end - p);
+        rc = parse_name(p, host_len, err, errlen);
     }
     if (rc != SALVO_E_OK)
         return rc;
-    if (u->host == NULL) {
-        set_err(err, errlen, "out of memory");
-        return SALVO_E_RESOURCE;
-    }
     return parse_port(port, end, u, err, errlen);
 }
 
-/* Builds the request target from the path and query [p, end), percent-encoding the
- * bytes that could split a request line and those that are not ASCII; "/" is prepended
- * when the path is empty. */
-static char *make_target(const char *p, const char *end)
+/* The length of the request target built from the path and query [p, end). */
+static size_t target_len(const char *p, const char *end)
+{
+    size_t n = (p == end || *p != '/') ? 1 : 0;
+
+    for (const char *q = p; q < end; q++)
+        n += target_escape((unsigned char)*q) ? 3 : 1;
+    return n;
+}
+
+/* Writes the request target from the path and query [p, end) at t, with its NUL:
+ * the bytes that could split a request line and those that are not ASCII are
+ * percent-encoded, and "/" is prepended when the path is empty. */
+static void write_target(char *t, const char *p, const char *end)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n = 1, i = 0;
-    const char *q;
-    char *t;
+    size_t i = 0;
 
-    for (q = p; q < end; q++)
-        n += target_escape((unsigned char)*q) ? 3 : 1;
-    t = malloc(n + 1);
-    if (t == NULL)
-        return NULL;
     if (p == end || *p != '/')
         t[i++] = '/';
-    for (q = p; q < end; q++) {
+    for (const char *q = p; q < end; q++) {
         unsigned char c = (unsigned char)*q;
         if (target_escape(c)) {
             t[i++] = '%';
@@ -284,32 +279,56 @@ static char *make_target(const char *p, const char *end)
         }
     }
     t[i] = '\0';
-    return t;
 }
 
-/* host[:port] for the Host header; the port is left out when it is the default. Built
- * by hand rather than with asprintf: it runs once per URL. */
-static char *make_authority(const struct url *u)
+/* ":port" into out (with its NUL) when the port is not the scheme's default, else "";
+ * returns its length. */
+static size_t port_suffix(const struct url *u, char out[8])
 {
-    int v6 = u->host_is_ip == 6;
-    size_t hlen = strlen(u->host);
-    char port[8] = "";
+    char digits[5];
+    size_t nd = 0, n = 0;
+    unsigned v = u->port;
+
     if (u->port != (u->tls ? 443 : 80)) {
-        char *p = port + sizeof port - 1;
-        unsigned v = u->port;
-        *p = '\0';
         do {
-            *--p = (char)('0' + v % 10);
+            digits[nd++] = (char)('0' + v % 10);
             v /= 10;
         } while (v != 0);
-        *--p = ':';
-        memmove(port, p, strlen(p) + 1);
+        out[n++] = ':';
+        while (nd > 0)
+            out[n++] = digits[--nd];
     }
-    size_t plen = strlen(port);
-    char *s = malloc(hlen + 2 * (size_t)v6 + plen + 1);
-    if (s == NULL)
-        return NULL;
-    char *w = s;
+    out[n] = '\0';
+    return n;
+}
+
+/*
+ * Fills u->host, u->target and u->authority: one allocation for the three, since this
+ * runs once per URL and a malloc costs more than the rest of the parse. The host is
+ * stored lower-cased; an IPv4 literal is recognised once it is.
+ */
+static salvo_err_t store_parts(struct url *u, const char *host, size_t hlen, const char *path,
+                               const char *end)
+{
+    int v6 = u->host_is_ip == 6;
+    char port[8];
+    size_t plen = port_suffix(u, port), tlen = target_len(path, end);
+    size_t alen = hlen + 2 * (size_t)v6 + plen;
+    char *m = malloc(hlen + 1 + tlen + 1 + alen + 1);
+    struct in_addr addr;
+
+    if (m == NULL)
+        return SALVO_E_RESOURCE;
+    u->host = m;
+    for (size_t i = 0; i < hlen; i++)
+        u->host[i] = (char)to_lower((unsigned char)host[i]);
+    u->host[hlen] = '\0';
+    if (!v6 && inet_pton(AF_INET, u->host, &addr) == 1)
+        u->host_is_ip = 4;
+    u->target = u->host + hlen + 1;
+    write_target(u->target, path, end);
+    u->authority = u->target + tlen + 1;
+    char *w = u->authority;
     if (v6)
         *w++ = '[';
     memcpy(w, u->host, hlen);
@@ -317,12 +336,13 @@ static char *make_authority(const struct url *u)
     if (v6)
         *w++ = ']';
     memcpy(w, port, plen + 1);
-    return s;
+    return SALVO_E_OK;
 }
 
 salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
 {
-    const char *auth, *auth_end, *end;
+    const char *auth, *auth_end, *end, *host;
+    size_t host_len;
     salvo_err_t rc;
 
     memset(u, 0, sizeof(*u));
@@ -336,15 +356,13 @@ salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
     if (rc != SALVO_E_OK)
         goto fail;
     auth_end = auth + strcspn(auth, "/?#");
-    rc = parse_authority(auth, auth_end, u, err, errlen);
+    rc = parse_authority(auth, auth_end, u, &host, &host_len, err, errlen);
     if (rc != SALVO_E_OK)
         goto fail;
     end = auth_end + strcspn(auth_end, "#"); /* the fragment never leaves the client */
-    u->target = make_target(auth_end, end);
-    u->authority = make_authority(u);
-    if (u->target == NULL || u->authority == NULL) {
+    rc = store_parts(u, host, host_len, auth_end, end);
+    if (rc != SALVO_E_OK) {
         set_err(err, errlen, "out of memory");
-        rc = SALVO_E_RESOURCE;
         goto fail;
     }
     return SALVO_E_OK;
@@ -398,9 +416,7 @@ char *url_percent_decode(const char *p, size_t n)
 
 void url_free(struct url *u)
 {
-    free(u->host);
-    free(u->target);
-    free(u->authority);
+    free(u->host); /* target and authority live in the same allocation */
     memset(u, 0, sizeof(*u));
 }
 

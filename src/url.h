@@ -16,6 +16,8 @@
 
 #include "salvo.h"
 
+/* host, target and authority share one allocation, which starts at host: url_free frees
+ * it, and none of the three may be freed or replaced on its own. */
 struct url {
     int tls;            /* https */
     const char *scheme; /* "http" or "https" (a constant) */

@@ -69,6 +69,10 @@ static int reserve(struct input *in, size_t size)
  */
 static int read_line(struct input *in, size_t *lenp, int *too_long)
 {
+    /* The line's length and buffer live in locals while bytes come in: a store through
+     * in->line may alias *in, so the fields would be reloaded on every byte. */
+    size_t len = in->len, cap = in->line_cap;
+    char *line = in->line;
     int c, rc;
 
     while ((c = getc_unlocked(in->fp)) != EOF) {
@@ -77,19 +81,25 @@ static int read_line(struct input *in, size_t *lenp, int *too_long)
             break;
         if (c == '\0')
             c = ' ';
-        if (in->len == 0 && is_space(c))
+        if (len == 0 && is_space(c))
             continue;
-        if (in->len == INPUT_MAX_LINE) {
+        if (len == INPUT_MAX_LINE) {
             /* Dropped white space would have been trimmed anyway: only content counts. */
             if (!is_space(c))
                 in->cut = 1;
             continue;
         }
-        rc = reserve(in, in->len + 2); /* this byte and the NUL */
-        if (rc < 0)
-            return rc;
-        in->line[in->len++] = (char)c;
+        if (len + 2 > cap) { /* this byte and the NUL */
+            in->len = len;
+            rc = reserve(in, len + 2);
+            if (rc < 0)
+                return rc;
+            line = in->line;
+            cap = in->line_cap;
+        }
+        line[len++] = (char)c;
     }
+    in->len = len;
     if (c == EOF && ferror(in->fp)) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             clearerr(in->fp);
