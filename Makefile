@@ -152,7 +152,8 @@ sanitize: deps
 
 # make tsan: the threading model (one engine per thread, four at once, 128 KiB stacks)
 # under ThreadSanitizer: the library built with -fsanitize=thread in build-tsan/, and
-# tests/tsan/engines_threads run against testd.
+# tests/tsan/engines_threads run against testd over http, then over https (stunnel with
+# the test CA's certificate in front of testd).
 TSAN_B := build-tsan
 tsan: deps
 	$(MAKE) all $(B)/testd
