@@ -58,14 +58,25 @@ static void rec_flush(struct rec *o)
     o->len = 0;
 }
 
-static void rec_write(struct rec *o, const void *p, size_t n)
+/* The rare case of rec_write, out of line: the buffer is full. */
+static __attribute__((noinline)) void rec_write_full(struct rec *o, const void *p, size_t n)
+{
+    rec_flush(o);
+    if (n > sizeof o->buf) {
+        fwrite_unlocked(p, 1, n, o->fp);
+        return;
+    }
+    memcpy(o->buf, p, n);
+    o->len = n;
+}
+
+/* Inline, so that a key of known length (K("url")) is copied by a move or two rather
+ * than a call to memcpy: a record is about a hundred such pieces. */
+static inline void rec_write(struct rec *o, const void *p, size_t n)
 {
     if (n > sizeof o->buf - o->len) {
-        rec_flush(o);
-        if (n > sizeof o->buf) {
-            fwrite_unlocked(p, 1, n, o->fp);
-            return;
-        }
+        rec_write_full(o, p, n);
+        return;
     }
     memcpy(o->buf + o->len, p, n);
     o->len += n;
@@ -120,16 +131,22 @@ size_t output_utf8_seq(const unsigned char *s, size_t *bad)
     return n;
 }
 
-/* Writes an unsigned integer in decimal. */
-static void put_u64(struct rec *fp, uint64_t v)
+/* Writes an unsigned integer in decimal, straight into the record's buffer: counting the
+ * digits first lets them be written in place, with no copy of a variable length (a
+ * record holds a dozen numbers, most of them one to four digits long). */
+static void put_u64(struct rec *o, uint64_t v)
 {
-    char buf[24];
-    char *p = buf + sizeof buf;
+    size_t n = 1;
+    for (uint64_t t = v; t >= 10; t /= 10)
+        n++;
+    if (n > sizeof o->buf - o->len)
+        rec_flush(o);
+    char *p = o->buf + o->len + n;
     do {
         *--p = (char)('0' + v % 10);
         v /= 10;
     } while (v != 0);
-    rec_write(fp, p, (size_t)(buf + sizeof buf - p));
+    o->len += n;
 }
 
 static void put_i64(struct rec *fp, int64_t v)

@@ -141,6 +141,52 @@ static void test_full_record(void **state)
     free(s);
 }
 
+/* A record is assembled in a 4 KiB buffer and flushed when the next piece does not fit:
+ * a URL of every length around that size puts each later field (numbers written in
+ * place, durations, keys) across the flush once. The record must read exactly as the
+ * same record with a short URL, the URL aside. */
+static void test_record_across_flushes(void **state)
+{
+    salvo_result_t r = empty_result();
+    char url[4300];
+    const char *const prefix = "http://h/";
+    size_t len;
+
+    (void)state;
+    r.index = 123456789;
+    r.status = 200;
+    r.attempts = 1;
+    r.remote_ip = "127.0.0.1";
+    r.bytes = 1024;
+    r.wire_bytes = 1191;
+    r.queue_ms = 0.001;
+    r.dns_ms = 12.5;
+    r.connect_ms = 1234.567;
+    r.ttfb_ms = 99999.999;
+    r.total_ms = 7;
+    r.start_ms = 3.25;
+    r.redirects = 0;
+    r.url = "U";
+    char *short_rec = render(&r, 0);
+    const char *at = strstr(short_rec, "\"url\":\"U\"");
+    assert_non_null(at);
+    size_t head = (size_t)(at - short_rec) + 7; /* through "url":" */
+
+    for (len = 3950; len <= 4150; len++) {
+        memcpy(url, prefix, strlen(prefix));
+        memset(url + strlen(prefix), 'a', len - strlen(prefix));
+        url[len] = '\0';
+        r.url = url;
+        char *got = render(&r, 0);
+        assert_int_equal(strlen(got), strlen(short_rec) - 1 + len);
+        assert_memory_equal(got, short_rec, head);
+        assert_memory_equal(got + head, url, len);
+        assert_string_equal(got + head + len, short_rec + head + 1);
+        free(got);
+    }
+    free(short_rec);
+}
+
 static void test_null_record(void **state)
 {
     salvo_result_t r = empty_result();
@@ -473,10 +519,15 @@ static void test_err_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_record),     cmocka_unit_test(test_null_record),
-        cmocka_unit_test(test_hostile_bytes),   cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_jq_random_bytes), cmocka_unit_test(test_jq_valid_utf8_round_trip),
-        cmocka_unit_test(test_write_error),     cmocka_unit_test(test_err_names),
+        cmocka_unit_test(test_full_record),
+        cmocka_unit_test(test_null_record),
+        cmocka_unit_test(test_record_across_flushes),
+        cmocka_unit_test(test_hostile_bytes),
+        cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_jq_random_bytes),
+        cmocka_unit_test(test_jq_valid_utf8_round_trip),
+        cmocka_unit_test(test_write_error),
+        cmocka_unit_test(test_err_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
