@@ -1,8 +1,10 @@
 /*
  * test_input.c -- the streaming URL reader: arguments then file, skipping and trimming,
- * CRLF, over-long lines, counting the rest, read errors.
+ * CRLF, over-long lines, counting the rest, read errors, and a line that arrives in
+ * pieces on a non-blocking pipe.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,12 +216,53 @@ static void test_read_error(void **state)
     unlink(path);
 }
 
+/* A non-blocking pipe that delivers a line in pieces: each empty read says "later"
+ * (would_block) and keeps the part read so far, across the line buffer's growth past its
+ * first 256 bytes; the line comes back whole once its newline arrives, and a last line
+ * without one at the end of the stream. */
+static void test_line_in_pieces(void **state)
+{
+    static const size_t cuts[] = {1, 200, 300, 1003};
+    char line[1004];
+    int fds[2];
+    struct input in;
+    size_t i, sent = 0;
+
+    (void)state;
+    memcpy(line, "http://h/", 9);
+    memset(line + 9, 'p', sizeof line - 10);
+    line[sizeof line - 1] = '\0';
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    FILE *fp = fdopen(fds[0], "r");
+    assert_non_null(fp);
+    input_init(&in, NULL, 0, fp);
+    for (i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        assert_int_equal(write(fds[1], line + sent, cuts[i] - sent), (ssize_t)(cuts[i] - sent));
+        sent = cuts[i];
+        assert_null(input_next(&in, NULL));
+        assert_int_equal(in.would_block, 1);
+        assert_int_equal(in.eof, 0);
+    }
+    assert_int_equal(write(fds[1], "\nhttp://last/", 14), 14);
+    expect_url(&in, line, 0);
+    assert_null(input_next(&in, NULL)); /* "http://last/" has no newline yet */
+    assert_int_equal(in.would_block, 1);
+    close(fds[1]);
+    expect_url(&in, "http://last/", 0);
+    expect_end(&in);
+    assert_int_equal(in.count, 2);
+    input_free(&in);
+    fclose(fp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_skip_and_trim), cmocka_unit_test(test_args_then_file),
-        cmocka_unit_test(test_long_lines),    cmocka_unit_test(test_nul_byte),
-        cmocka_unit_test(test_count_rest),    cmocka_unit_test(test_read_error),
+        cmocka_unit_test(test_skip_and_trim),  cmocka_unit_test(test_args_then_file),
+        cmocka_unit_test(test_long_lines),     cmocka_unit_test(test_nul_byte),
+        cmocka_unit_test(test_count_rest),     cmocka_unit_test(test_read_error),
+        cmocka_unit_test(test_line_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
