@@ -71,7 +71,7 @@ salvo_attempt_t *record_fill(const struct req *r, salvo_result_t *res)
     uint64_t now = r->t_done;
     memset(res, 0, sizeof *res);
     res->index = r->index;
-    res->url = r->url_shown ? r->url_shown : r->url_str;
+    res->url = r->url_shown ? r->url_shown : r->url_buf;
     res->error = err;
     res->message = err == SALVO_E_OK ? NULL : (msg && *msg ? msg : salvo_err_name(err));
     res->attempts = r->attempts;

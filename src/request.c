@@ -298,7 +298,7 @@ int req_new(struct salvo *eng, const char *url, uint64_t index, const salvo_requ
     loop_defer_init(&r->refuse, NULL, r);        /* the driver installs its callback */
     loop_timer_init(&r->backoff_timer, NULL, r); /* the driver installs its callback */
     r->t_submit = loop_now_us();
-    r->url_str = memcpy(r->url_buf, url, url_len + 1);
+    memcpy(r->url_buf, url, url_len + 1);
     r->url_err = SALVO_E_BAD_URL; /* until parsed: req_free must not url_free */
     if (url_mask_password(url, &r->url_shown) < 0 || copy_options(r, opt) < 0) {
         req_free(r);

@@ -142,10 +142,9 @@ struct req {
     struct salvo *eng;
     enum req_state state;
     uint64_t index;            /* echoed in the result */
-    char *url_str;             /* as submitted: url_buf */
-    char *url_shown;           /* url_str with its password masked, NULL when it has none */
+    char *url_shown;           /* url_buf with its password masked, NULL when it has none */
     struct url url;            /* the current URL (after redirects), when url_err is OK */
-    salvo_err_t url_err;       /* why url_str was refused, SALVO_E_OK when it parsed */
+    salvo_err_t url_err;       /* why url_buf was refused, SALVO_E_OK when it parsed */
     char *url_msg;             /* the reason (malloc'd), NULL when it parsed */
     char *final_url;           /* with -L: the URL of the last hop (malloc'd) */
     struct origin *origin;     /* a reference to the current URL's origin, NULL when none */
@@ -182,7 +181,7 @@ struct req {
     size_t log_len, log_cap;
     salvo_err_t done_err; /* the outcome, once completed */
     char *done_msg;       /* its detail (malloc'd; NULL: the class name) */
-    char url_buf[];       /* the URL as submitted, in the same allocation */
+    char url_buf[];       /* the URL as submitted, in the request's own allocation */
 };
 
 /* ---- lifetime ---------------------------------------------------------------------- */
