@@ -34,12 +34,6 @@ void buf_free(struct buf *b)
     buf_init(b, b->max);
 }
 
-void buf_reset(struct buf *b)
-{
-    b->off = 0;
-    b->len = 0;
-}
-
 /* Moves the content to the front of the allocation. */
 static void compact(struct buf *b)
 {

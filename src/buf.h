@@ -20,8 +20,14 @@ struct buf {
 };
 
 void buf_init(struct buf *b, size_t max);
-void buf_free(struct buf *b);  /* frees memory; b stays usable (empty) */
-void buf_reset(struct buf *b); /* empties, keeps the allocation */
+void buf_free(struct buf *b); /* frees memory; b stays usable (empty) */
+
+/* Empties, keeps the allocation. */
+static inline void buf_reset(struct buf *b)
+{
+    b->off = 0;
+    b->len = 0;
+}
 
 /* buf_append when the allocation may have to grow (or n is over the cap). */
 int buf_append_grow(struct buf *b, const void *p, size_t n);

@@ -64,6 +64,7 @@ static int on_message_begin(llhttp_t *p)
 
     buf_reset(&h->field);
     buf_reset(&h->value);
+    h->slot = NULL;
     return 0;
 }
 
@@ -77,11 +78,20 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* The name is whole: which slot its value goes to is decided once, not per value span. */
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http1 *h = p->data;
+
+    h->slot = wanted(h);
+    return 0;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http1 *h = p->data;
 
-    if ((wanted(h) != NULL || h->keep_fields) && buf_append(&h->value, at, len) < 0)
+    if ((h->slot != NULL || h->keep_fields) && buf_append(&h->value, at, len) < 0)
         return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     return 0;
 }
@@ -145,7 +155,7 @@ static int keep_field(struct http1 *h)
 static int on_header_value_complete(llhttp_t *p)
 {
     struct http1 *h = p->data;
-    char **slot = wanted(h);
+    char **slot = h->slot;
 
     if (h->keep_fields && buf_size(&h->field) > 0 && keep_field(h) != 0)
         return HPE_USER;
@@ -157,6 +167,7 @@ static int on_header_value_complete(llhttp_t *p)
         return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
     buf_reset(&h->field);
     buf_reset(&h->value);
+    h->slot = NULL;
     return 0;
 }
 
@@ -261,6 +272,7 @@ static void settings_setup(void)
     llhttp_settings_init(&settings);
     settings.on_message_begin = on_message_begin;
     settings.on_header_field = on_header_field;
+    settings.on_header_field_complete = on_header_field_complete;
     settings.on_header_value = on_header_value;
     settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
@@ -343,8 +355,9 @@ static int single_length(const char *v, size_t n, char *out, size_t cap)
 }
 
 /* Passes one whole header line on to llhttp (with CRLF), or drops it: a repeat of the
- * Content-Length already passed on, and "Transfer-Encoding: identity". */
-static int header_line(struct http1 *h, const char *line, size_t n)
+ * Content-Length already passed on, and "Transfer-Encoding: identity". When crlf is set
+ * the line's own CRLF follows it in memory, and goes along in the same copy. */
+static int header_line(struct http1 *h, const char *line, size_t n, int crlf)
 {
     char digits[24];
 
@@ -370,6 +383,8 @@ static int header_line(struct http1 *h, const char *line, size_t n)
             return norm_append(h, "\r\n", 2);
         }
     }
+    if (crlf)
+        return norm_append(h, line, n + 2);
     if (norm_append(h, line, n) < 0)
         return -1;
     return norm_append(h, "\r\n", 2);
@@ -417,7 +432,9 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
          * read is gathered in h->line. */
         const char *line = data + i;
         size_t n = end - i;
+        int in_place = 1;
         if (lf == NULL || buf_size(&h->line) > 0) {
+            in_place = 0;
             if (buf_append(&h->line, data + i, end - i) < 0) {
                 http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
                 return -1;
@@ -430,14 +447,14 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
             break;
         i++;
         /* One CR before the LF belongs to the line end. */
-        if (n > 0 && line[n - 1] == '\r')
-            n--;
+        int crlf = n > 0 && line[n - 1] == '\r';
+        n -= (size_t)crlf;
         h->head_line++;
         if (n == 0) {
             if (norm_append(h, "\r\n", 2) < 0)
                 return -1;
             *ended = 1;
-        } else if (header_line(h, line, n) < 0) {
+        } else if (header_line(h, line, n, crlf && in_place) < 0) {
             return -1;
         }
         buf_reset(&h->line);

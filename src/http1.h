@@ -95,6 +95,7 @@ struct http1 {
     /* Header values the engine acts on (copied: llhttp's spans are borrowed). */
     struct buf field;       /* current header name (bounded) */
     struct buf value;       /* current header value (bounded) */
+    char **slot;            /* where the current value goes (wanted), NULL: nowhere */
     char *location;         /* Location, malloc'd, NULL when absent */
     int location_conflict;  /* several different Location fields arrived */
     char *retry_after;      /* Retry-After, malloc'd, NULL when absent */

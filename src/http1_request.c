@@ -157,6 +157,10 @@ static int request_valid(const struct http1_request *req)
     return 1;
 }
 
+/* Appends a string literal: its length is known when compiling, so the copy is a move or
+ * two rather than a strlen and a call to memcpy. */
+#define APPEND_LIT(out, s) buf_append((out), (s), sizeof(s) - 1)
+
 /* Appends a, b and c (b and c may be NULL) and CRLF: the request is written once per
  * attempt, so plain appends rather than printf. */
 static int line(struct buf *out, const char *a, const char *b, const char *c)
@@ -166,21 +170,30 @@ static int line(struct buf *out, const char *a, const char *b, const char *c)
         rc = buf_append_str(out, b);
     if (rc == 0 && c != NULL)
         rc = buf_append_str(out, c);
-    return rc == 0 ? buf_append(out, "\r\n", 2) : rc;
+    return rc == 0 ? APPEND_LIT(out, "\r\n") : rc;
 }
 
-/* Writes one default header, or the user's line of the same name in its place. */
+/* Writes one default header, or the user's line of the same name in its place. The
+ * name comes with its ": " (prefix, of prefix_len bytes), ready to be copied. */
 static int write_default(struct buf *out, const struct http1_request *req, const char *name,
-                         const char *value)
+                         const char *prefix, size_t prefix_len, const char *value)
 {
-    const char *user = find_header(req, name);
+    const char *user = req->headers_len > 0 ? find_header(req, name) : NULL;
+    int rc;
 
     if (user != NULL)
         return line(out, user, NULL, NULL);
     if (value == NULL)
         return 0;
-    return line(out, name, ": ", value);
+    rc = buf_append(out, prefix, prefix_len);
+    if (rc == 0)
+        rc = buf_append_str(out, value);
+    return rc == 0 ? APPEND_LIT(out, "\r\n") : rc;
 }
+
+/* A default header's name, then the same name with ": " and its length: the arguments
+ * of write_default after req. */
+#define DEFAULT(name) name, name ": ", sizeof(name ": ") - 1
 
 static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding",
                                             "Connection"};
@@ -195,43 +208,51 @@ static int is_default(const char *line)
     return 0;
 }
 
+/* POST and PUT always carry a Content-Length, even for an empty body (RFC 9110 8.6). */
+static int needs_length(const struct http1_request *req)
+{
+    const char *m = req->method;
+    return req->body != NULL || (m[0] == 'P' && (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0));
+}
+
 static int write_head(struct buf *out, const struct http1_request *req)
 {
-    int need_length =
-        req->body != NULL || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
     size_t i;
     int rc;
 
     rc = buf_append_str(out, req->method);
     if (rc == 0)
-        rc = buf_append(out, " ", 1);
+        rc = APPEND_LIT(out, " ");
     if (rc == 0 && req->absolute_form) {
-        rc = buf_append_str(out, "http://");
+        rc = APPEND_LIT(out, "http://");
         if (rc == 0)
             rc = buf_append_str(out, req->url->authority);
     }
     if (rc == 0)
-        rc = line(out, req->url->target, " HTTP/1.1", NULL);
+        rc = buf_append_str(out, req->url->target);
     if (rc == 0)
-        rc = write_default(out, req, "Host", req->url->authority);
+        rc = APPEND_LIT(out, " HTTP/1.1\r\n");
     if (rc == 0)
-        rc = write_default(out, req, "User-Agent", req->user_agent);
+        rc = write_default(out, req, DEFAULT("Host"), req->url->authority);
     if (rc == 0)
-        rc = write_default(out, req, "Accept", "*/*");
+        rc = write_default(out, req, DEFAULT("User-Agent"), req->user_agent);
     if (rc == 0)
-        rc = write_default(out, req, "Accept-Encoding", req->compressed ? "gzip, deflate" : NULL);
+        rc = write_default(out, req, DEFAULT("Accept"), "*/*");
+    if (rc == 0)
+        rc = write_default(out, req, DEFAULT("Accept-Encoding"),
+                           req->compressed ? "gzip, deflate" : NULL);
     if (rc == 0 && req->proxy_auth != NULL)
         rc = line(out, "Proxy-Authorization: ", req->proxy_auth, NULL);
     /* Defaults the user replaced were written in the defaults' place (Host first). */
     for (i = 0; rc == 0 && i < req->headers_len; i++)
         if (!is_default(req->headers[i]))
             rc = line(out, req->headers[i], NULL, NULL);
-    if (rc == 0 && need_length)
+    if (rc == 0 && needs_length(req))
         rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
     if (rc == 0)
-        rc = write_default(out, req, "Connection", req->keepalive ? NULL : "close");
+        rc = write_default(out, req, DEFAULT("Connection"), req->keepalive ? NULL : "close");
     if (rc == 0)
-        rc = buf_append_str(out, "\r\n");
+        rc = APPEND_LIT(out, "\r\n");
     return rc;
 }
 

@@ -131,6 +131,18 @@ size_t output_utf8_seq(const unsigned char *s, size_t *bad)
     return n;
 }
 
+/* "00" to "99": integers are written two digits at a time, halving the divisions. */
+static const char digit_pairs[201] = "00010203040506070809"
+                                     "10111213141516171819"
+                                     "20212223242526272829"
+                                     "30313233343536373839"
+                                     "40414243444546474849"
+                                     "50515253545556575859"
+                                     "60616263646566676869"
+                                     "70717273747576777879"
+                                     "80818283848586878889"
+                                     "90919293949596979899";
+
 /* Writes an unsigned integer in decimal, straight into the record's buffer: counting the
  * digits first lets them be written in place, with no copy of a variable length (a
  * record holds a dozen numbers, most of them one to four digits long). */
@@ -142,10 +154,13 @@ static void put_u64(struct rec *o, uint64_t v)
     if (n > sizeof o->buf - o->len)
         rec_flush(o);
     char *p = o->buf + o->len + n;
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    while (v >= 10) {
+        p -= 2;
+        memcpy(p, &digit_pairs[2 * (v % 100)], 2);
+        v /= 100;
+    }
+    if (p > o->buf + o->len)
+        *--p = (char)('0' + v);
     o->len += n;
 }
 
@@ -346,8 +361,8 @@ static void put_ms(struct rec *fp, const char *k, size_t kn, double ms)
     }
     us = (uint64_t)(ms * 1000.0 + 0.5);
     unsigned frac = (unsigned)(us % 1000);
-    char dec[4] = {'.', (char)('0' + frac / 100), (char)('0' + frac / 10 % 10),
-                   (char)('0' + frac % 10)};
+    char dec[4] = {'.', (char)('0' + frac / 100)};
+    memcpy(dec + 2, &digit_pairs[2 * (frac % 100)], 2);
     put_u64(fp, us / 1000);
     rec_write(fp, dec, sizeof dec);
 }
