@@ -177,6 +177,7 @@ static salvo_err_t parse_ipv6(const char *p, const char *end, struct url *u, cha
 static salvo_err_t parse_name(const char *p, size_t *np, char *err, size_t errlen)
 {
     size_t n = *np, i;
+    int double_dot = 0;
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -188,6 +189,7 @@ static salvo_err_t parse_name(const char *p, size_t *np, char *err, size_t errle
             set_err(err, errlen, "invalid character '%c' in host", c < 0x80 ? c : '?');
             return SALVO_E_BAD_URL;
         }
+        double_dot |= c == '.' && i > 0 && p[i - 1] == '.';
     }
     if (n > 0 && p[n - 1] == '.')
         n--;
@@ -197,7 +199,7 @@ static salvo_err_t parse_name(const char *p, size_t *np, char *err, size_t errle
     }
     /* An empty label ("a..b", ".a", "a..") can never resolve; it would also make the
      * formatted URL unparsable once the trailing dot is gone. */
-    if (p[0] == '.' || p[n - 1] == '.' || memmem(p, n, "..", 2) != NULL) {
+    if (p[0] == '.' || p[n - 1] == '.' || double_dot) {
         set_err(err, errlen, "empty label in host");
         return SALVO_E_BAD_URL;
     }
@@ -281,6 +283,29 @@ static void write_target(char *t, const char *p, const char *end)
     t[i] = '\0';
 }
 
+/* Whether the NUL-terminated s is an IPv4 address as inet_pton(AF_INET) reads one: four
+ * decimal parts from 0 to 255, no leading zeros, nothing else. Done here because this
+ * runs for every URL and glibc's inet_pton looks each character up in a string. */
+int url_is_ipv4(const char *s)
+{
+    for (int part = 0; part < 4; part++) {
+        unsigned v = 0;
+        int digits = 0;
+        if (part > 0 && *s++ != '.')
+            return 0;
+        for (; is_digit((unsigned char)*s); s++, digits++) {
+            if (digits > 0 && v == 0)
+                return 0; /* a leading zero */
+            v = v * 10 + (unsigned)(*s - '0');
+            if (v > 255)
+                return 0;
+        }
+        if (digits == 0)
+            return 0;
+    }
+    return *s == '\0';
+}
+
 /* ":port" into out (with its NUL) when the port is not the scheme's default, else "";
  * returns its length. */
 static size_t port_suffix(const struct url *u, char out[8])
@@ -315,7 +340,6 @@ static salvo_err_t store_parts(struct url *u, const char *host, size_t hlen, con
     size_t plen = port_suffix(u, port), tlen = target_len(path, end);
     size_t alen = hlen + 2 * (size_t)v6 + plen;
     char *m = malloc(hlen + 1 + tlen + 1 + alen + 1);
-    struct in_addr addr;
 
     if (m == NULL)
         return SALVO_E_RESOURCE;
@@ -323,7 +347,7 @@ static salvo_err_t store_parts(struct url *u, const char *host, size_t hlen, con
     for (size_t i = 0; i < hlen; i++)
         u->host[i] = (char)to_lower((unsigned char)host[i]);
     u->host[hlen] = '\0';
-    if (!v6 && inet_pton(AF_INET, u->host, &addr) == 1)
+    if (!v6 && url_is_ipv4(u->host))
         u->host_is_ip = 4;
     u->target = u->host + hlen + 1;
     write_target(u->target, path, end);
@@ -359,7 +383,7 @@ salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen)
     rc = parse_authority(auth, auth_end, u, &host, &host_len, err, errlen);
     if (rc != SALVO_E_OK)
         goto fail;
-    end = auth_end + strcspn(auth_end, "#"); /* the fragment never leaves the client */
+    end = strchrnul(auth_end, '#'); /* the fragment never leaves the client */
     rc = store_parts(u, host, host_len, auth_end, end);
     if (rc != SALVO_E_OK) {
         set_err(err, errlen, "out of memory");
@@ -575,6 +599,8 @@ int url_mask_password(const char *s, char **out)
     const char *auth, *end, *at, *colon;
 
     *out = NULL;
+    if (strchr(s, '@') == NULL)
+        return 0; /* the common case, found in one fast scan */
     /* "scheme://authority..." or a scheme-relative "//authority..." (a Location). */
     auth = strstr(s, "://");
     if (auth != NULL)

@@ -33,6 +33,10 @@ struct url {
  * with a reason in err (always NUL-terminated). On success free u with url_free. */
 salvo_err_t url_parse(const char *s, struct url *u, char *err, size_t errlen);
 
+/* Whether the NUL-terminated s is a dotted-quad IPv4 address, exactly as
+ * inet_pton(AF_INET) would accept it. */
+int url_is_ipv4(const char *s);
+
 /* Resolves a reference (a Location header value) against base, RFC 3986 section 5.
  * Returns a malloc'd absolute URL string, or NULL when ref is not usable. */
 char *url_resolve(const struct url *base, const char *ref);

@@ -2,6 +2,7 @@
  * test_url.c -- url_parse, url_format and url_resolve, written as tables of cases: the
  * input and what must come out of it.
  */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,13 +326,34 @@ static void test_mask_password(void **state)
     }
 }
 
+/* url_is_ipv4 stands in for inet_pton(AF_INET) on the hot path: it must agree with it on
+ * every shape of host, the awkward ones most of all. */
+static void test_is_ipv4_as_inet_pton(void **state)
+{
+    static const char *const hosts[] = {
+        "127.0.0.1", "0.0.0.0",     "255.255.255.255", "256.1.1.1",  "1.2.3",
+        "1.2.3.4.5", "01.2.3.4",    "1.2.3.04",        "1.2.3.0",    "00.1.2.3",
+        "1..2.3",    ".1.2.3",      "1.2.3.",          "1.2.3.4.",   "1.2.3.4a",
+        "a.b.c.d",   "1.2.3.-4",    "1.2.3.999",       "1.2.3.2550", "",
+        "1",         "10.0.0.255",  "192.168.001.1",   "4294967295", "0x7f.0.0.1",
+        "1.2.3.4 ",  "example.com", "1e2.0.0.1",
+    };
+    struct in_addr a;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++)
+        if (url_is_ipv4(hosts[i]) != (inet_pton(AF_INET, hosts[i], &a) == 1))
+            fail_msg("'%s': url_is_ipv4 says %d, inet_pton disagrees", hosts[i],
+                     url_is_ipv4(hosts[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_good),      cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_parse_null_err),  cmocka_unit_test(test_parse_long),
         cmocka_unit_test(test_resolve_rfc3986), cmocka_unit_test(test_resolve_keeps_origin),
-        cmocka_unit_test(test_mask_password),
+        cmocka_unit_test(test_mask_password),   cmocka_unit_test(test_is_ipv4_as_inet_pton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
