@@ -30,6 +30,13 @@ struct pool {
     struct list ip_waiters;    /* requests waiting for room at their address */
     struct loop_defer ip_wake; /* wakes ip waiters after a close */
     struct pool_stats st;
+    /* The origin pool_origin found last without a proxy, and what it was asked for: a
+     * run's requests mostly come many to an origin, and a hit here skips building and
+     * hashing the key. Cleared when that origin is freed. */
+    struct origin *last;
+    int last_tls;
+    uint16_t last_port;
+    char last_host[256];
 };
 
 static uint64_t hash_str(const char *s)
@@ -92,8 +99,46 @@ static int grow_buckets(struct pool *p)
     return 0;
 }
 
+/* One more reference to o, which is wanted again: it no longer lingers. */
+static struct origin *origin_ref(struct origin *o)
+{
+    list_remove(&o->linger_link);
+    o->refs++;
+    return o;
+}
+
+/* Remembers o as the answer for (tls, host, port) without a proxy. */
+static struct origin *remember(struct pool *p, struct origin *o, int tls, const char *host,
+                               uint16_t port)
+{
+    size_t n = strlen(host);
+    if (n < sizeof p->last_host) {
+        p->last = o;
+        p->last_tls = tls;
+        p->last_port = port;
+        memcpy(p->last_host, host, n + 1);
+    }
+    return o;
+}
+
+static struct origin *find_or_add(struct pool *p, int tls, const char *host, uint16_t port,
+                                  const char *via);
+
 struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t port,
                            const char *via)
+{
+    if (via != NULL)
+        return find_or_add(p, tls, host, port, via);
+    if (p->last != NULL && p->last_tls == tls && p->last_port == port &&
+        strcmp(p->last_host, host) == 0)
+        return origin_ref(p->last);
+    struct origin *o = find_or_add(p, tls, host, port, NULL);
+    return o != NULL ? remember(p, o, tls, host, port) : NULL;
+}
+
+/* The origin of key "scheme://host:port[ via PROXY]", found or made, with a reference. */
+static struct origin *find_or_add(struct pool *p, int tls, const char *host, uint16_t port,
+                                  const char *via)
 {
     /* "https://host:port" built by hand: this runs for every request queued. Host names
      * are at most 255 bytes (url.c and dns.c refuse longer ones), so the key always fits;
@@ -119,11 +164,8 @@ struct origin *pool_origin(struct pool *p, int tls, const char *host, uint16_t p
         snprintf(w, sizeof key - (size_t)(w - key), " via %s", via);
     size_t k = hash_str(key) & (p->nbuckets - 1);
     for (struct origin *o = p->buckets[k]; o != NULL; o = o->next_in_bucket) {
-        if (strcmp(o->key, key) == 0) {
-            list_remove(&o->linger_link); /* wanted again: it no longer lingers */
-            o->refs++;
-            return o;
-        }
+        if (strcmp(o->key, key) == 0)
+            return origin_ref(o);
     }
     reap_lingering(p);
     if (p->norigins >= p->nbuckets && grow_buckets(p) == 0)
@@ -152,6 +194,8 @@ static void origin_free(struct pool *p, struct origin *o)
     *pp = o->next_in_bucket;
     p->norigins--;
     list_remove(&o->linger_link);
+    if (p->last == o)
+        p->last = NULL;
     free(o->key);
     free(o);
 }

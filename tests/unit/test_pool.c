@@ -189,6 +189,42 @@ static void test_politeness_retry_after(void **state)
     pool_origin_unref(f->pool, o);
 }
 
+/* The same origin asked for again is the same object while it is referenced, and a new,
+ * whole one after it was freed: the last answer pool_origin remembers must not outlive
+ * it (under ASan a stale one would be a use after free). Other schemes, ports, hosts and
+ * proxies are other origins. */
+static void test_origin_lookup(void **state)
+{
+    struct fixture *f = *state;
+    struct origin *o = pool_origin(f->pool, 0, "g.test", 80, NULL);
+
+    assert_ptr_equal(pool_origin(f->pool, 0, "g.test", 80, NULL), o);
+    assert_int_equal(o->refs, 2);
+    struct origin *others[] = {
+        pool_origin(f->pool, 1, "g.test", 80, NULL),
+        pool_origin(f->pool, 0, "g.test", 81, NULL),
+        pool_origin(f->pool, 0, "h.test", 80, NULL),
+        pool_origin(f->pool, 0, "g.test", 80, "http://proxy.test:3128"),
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        assert_non_null(others[i]);
+        assert_ptr_not_equal(others[i], o);
+        for (size_t j = 0; j < i; j++)
+            assert_ptr_not_equal(others[i], others[j]);
+    }
+    assert_ptr_equal(pool_origin(f->pool, 0, "g.test", 80, NULL), o);
+    assert_int_equal(o->refs, 3);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        pool_origin_unref(f->pool, others[i]);
+    for (int i = 0; i < 3; i++)
+        pool_origin_unref(f->pool, o); /* the last one frees it */
+    struct origin *again = pool_origin(f->pool, 0, "g.test", 80, NULL);
+    assert_non_null(again);
+    assert_int_equal(again->refs, 1);
+    assert_string_equal(again->key, "http://g.test:80");
+    pool_origin_unref(f->pool, again);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_politeness_ignores_a_broken_path),
         cmocka_unit_test(test_politeness_answers_overload),
         cmocka_unit_test(test_politeness_retry_after),
+        cmocka_unit_test(test_origin_lookup),
     };
     return cmocka_run_group_tests_name("pool", tests, setup, teardown);
 }
