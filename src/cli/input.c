@@ -2,21 +2,25 @@
  * input.c -- the lazy URL reader of input.h: command-line arguments first, then one line
  * at a time from a stream.
  *
- * Lines are read byte by byte into a buffer that grows geometrically up to
- * INPUT_MAX_LINE + 1 bytes and no further (getline would grow without bound on a
- * newline-free input): the rest of a longer line is read and dropped, and the URL comes
- * back cut, with *too_long set. Leading white space is skipped while reading, so a line
- * padded with any number of spaces still yields its URL; trailing white space (spaces,
- * tabs, CR of CRLF files) is trimmed afterwards. A NUL byte inside a line becomes a
- * space: the URL stays visible in its record (and fails as bad_url or is percent-
- * encoded) instead of being silently cut at the NUL.
+ * The stream is read in blocks of INPUT_BLOCK bytes, and each line is found in its block
+ * with memchr and copied in one piece (one URL per request makes this a per-request cost;
+ * getc per byte was several times dearer). A line is gathered in a buffer that grows
+ * geometrically up to INPUT_MAX_LINE + 1 bytes and no further (getline would grow
+ * without bound on a newline-free input): the rest of a longer line is read and
+ * dropped, and the URL comes back cut, with *too_long set. Leading white space is skipped while
+ * reading, so a line padded with any number of spaces still yields its URL; trailing white space
+ * (spaces, tabs, CR of CRLF files) is trimmed afterwards. A NUL byte inside a line becomes a space:
+ * the URL stays visible in its record (and fails as bad_url or is percent- encoded) instead of
+ * being silently cut at the NUL.
  *
  * Arguments are taken exactly as given, neither trimmed nor skipped: the shell has
  * already split them, and an empty argument ("") is a URL the user typed, so it gets an
  * index and a bad_url record rather than vanishing.
  *
- * The stream belongs to the caller (input_free does not close it). Not thread-safe;
- * one reader per struct input.
+ * The stream belongs to the caller (input_free does not close it), but once read here it
+ * is read only here: bytes of the current block are taken from the stream ahead of the
+ * lines handed out. fread on a non-blocking stream returns what there is, so a line that
+ * arrives slowly is never waited for. Not thread-safe; one reader per struct input.
  */
 #include "input.h"
 
@@ -26,6 +30,9 @@
 
 /* The first line allocation; URLs are rarely longer. */
 #define LINE_MIN_ALLOC 256
+
+/* Bytes read from the stream at a time. */
+#define INPUT_BLOCK 16384
 
 void input_init(struct input *in, char *const *args, size_t nargs, FILE *fp)
 {
@@ -61,6 +68,56 @@ static int reserve(struct input *in, size_t size)
     return 0;
 }
 
+/* Appends n bytes of one line to in->line: leading white space skipped, NUL bytes made
+ * spaces, bytes past INPUT_MAX_LINE dropped (setting in->cut when any of them is more
+ * than white space, which would have been trimmed anyway). */
+static int add_bytes(struct input *in, const char *p, size_t n)
+{
+    if (in->len == 0)
+        while (n > 0 && (is_space((unsigned char)*p) || *p == '\0'))
+            p++, n--;
+    size_t room = INPUT_MAX_LINE - in->len;
+    if (n > room) {
+        for (size_t i = room; i < n; i++)
+            if (!is_space((unsigned char)p[i]) && p[i] != '\0')
+                in->cut = 1;
+        n = room;
+    }
+    if (n == 0)
+        return 0;
+    int rc = reserve(in, in->len + n + 1); /* these bytes and the NUL */
+    if (rc < 0)
+        return rc;
+    char *w = in->line + in->len, *end = w + n;
+    memcpy(w, p, n);
+    while ((w = memchr(w, '\0', (size_t)(end - w))) != NULL)
+        *w++ = ' ';
+    in->len += n;
+    return 0;
+}
+
+/* Reads the next block. Returns its size, 0 at the end of the stream, -EAGAIN when a
+ * non-blocking stream has nothing for now, or another negative errno. */
+static long refill(struct input *in)
+{
+    if (in->block == NULL && (in->block = malloc(INPUT_BLOCK)) == NULL)
+        return -ENOMEM;
+    errno = 0;
+    size_t n = fread_unlocked(in->block, 1, INPUT_BLOCK, in->fp);
+    in->block_pos = 0;
+    in->block_len = n;
+    if (ferror_unlocked(in->fp)) {
+        int err = errno;
+        clearerr_unlocked(in->fp); /* a later call tries again */
+        if (n > 0)
+            return (long)n; /* the error, if it lasts, comes back on the next read */
+        if (err == EAGAIN || err == EWOULDBLOCK)
+            return -EAGAIN;
+        return err ? -err : -EIO;
+    }
+    return (long)n;
+}
+
 /*
  * Reads one line (without its '\n') into in->line, leading white space skipped, at most
  * INPUT_MAX_LINE bytes kept. Returns 1 for a line, 0 at the end of the stream, -EAGAIN
@@ -69,43 +126,27 @@ static int reserve(struct input *in, size_t size)
  */
 static int read_line(struct input *in, size_t *lenp, int *too_long)
 {
-    /* The line's length and buffer live in locals while bytes come in: a store through
-     * in->line may alias *in, so the fields would be reloaded on every byte. */
-    size_t len = in->len, cap = in->line_cap;
-    char *line = in->line;
-    int c, rc;
+    int rc;
 
-    while ((c = getc_unlocked(in->fp)) != EOF) {
+    for (;;) {
+        if (in->block_pos == in->block_len) {
+            long got = refill(in);
+            if (got < 0)
+                return (int)got;
+            if (got == 0)
+                break;
+        }
+        const char *p = in->block + in->block_pos;
+        size_t avail = in->block_len - in->block_pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t n = nl != NULL ? (size_t)(nl - p) : avail;
         in->any = 1;
-        if (c == '\n')
+        rc = add_bytes(in, p, n);
+        if (rc < 0)
+            return rc;
+        in->block_pos += n + (nl != NULL);
+        if (nl != NULL)
             break;
-        if (c == '\0')
-            c = ' ';
-        if (len == 0 && is_space(c))
-            continue;
-        if (len == INPUT_MAX_LINE) {
-            /* Dropped white space would have been trimmed anyway: only content counts. */
-            if (!is_space(c))
-                in->cut = 1;
-            continue;
-        }
-        if (len + 2 > cap) { /* this byte and the NUL */
-            in->len = len;
-            rc = reserve(in, len + 2);
-            if (rc < 0)
-                return rc;
-            line = in->line;
-            cap = in->line_cap;
-        }
-        line[len++] = (char)c;
-    }
-    in->len = len;
-    if (c == EOF && ferror(in->fp)) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            clearerr(in->fp);
-            return -EAGAIN;
-        }
-        return errno ? -errno : -EIO;
     }
     if (!in->any)
         return 0;
@@ -182,4 +223,7 @@ void input_free(struct input *in)
     free(in->line);
     in->line = NULL;
     in->line_cap = 0;
+    free(in->block);
+    in->block = NULL;
+    in->block_pos = in->block_len = 0;
 }

@@ -19,7 +19,9 @@ struct input {
     char *const *args; /* URLs from the command line */
     size_t nargs;
     size_t next_arg;
-    FILE *fp;   /* then this stream, or NULL */
+    FILE *fp;    /* then this stream, or NULL */
+    char *block; /* bytes read from fp and not yet taken (INPUT_BLOCK at most) */
+    size_t block_pos, block_len;
     char *line; /* the line being read (bounded, see INPUT_MAX_LINE) */
     size_t line_cap;
     size_t len;      /* bytes of the line kept so far: a partial line survives EAGAIN */
