@@ -567,6 +567,8 @@ static void start_send(struct req *r)
         .keepalive = eng->cfg.keepalive && !r->conn_close,
         .compressed = 1,
         .absolute_form = r->proxy != NULL && proxy_is_http(r->proxy) && !r->url.tls,
+        .default_lines = eng->default_lines,
+        .default_lines_len = eng->default_lines_len,
     };
     if (hr.absolute_form)
         hr.proxy_auth = r->proxy->basic_auth;

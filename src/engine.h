@@ -30,6 +30,8 @@ struct req_run;
 struct salvo {
     salvo_config_t cfg; /* copy; strings below are owned copies */
     char *user_agent;
+    char *default_lines; /* http1_default_lines for user_agent, NULL if it is unusable */
+    size_t default_lines_len;
     char *dns_servers;
     char *cacert;
     char **resolve;

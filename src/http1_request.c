@@ -208,6 +208,26 @@ static int is_default(const char *line)
     return 0;
 }
 
+/* The default lines after Host, each unless the user's header of that name replaces it. */
+static int write_defaults(struct buf *out, const struct http1_request *req)
+{
+    int rc = write_default(out, req, DEFAULT("User-Agent"), req->user_agent);
+    if (rc == 0)
+        rc = write_default(out, req, DEFAULT("Accept"), "*/*");
+    if (rc == 0)
+        rc = write_default(out, req, DEFAULT("Accept-Encoding"),
+                           req->compressed ? "gzip, deflate" : NULL);
+    return rc;
+}
+
+int http1_default_lines(struct buf *out, const char *user_agent, int compressed)
+{
+    const struct http1_request req = {.user_agent = user_agent, .compressed = compressed};
+    if (user_agent != NULL && has_crlf(user_agent))
+        return -EINVAL;
+    return write_defaults(out, &req);
+}
+
 /* POST and PUT always carry a Content-Length, even for an empty body (RFC 9110 8.6). */
 static int needs_length(const struct http1_request *req)
 {
@@ -234,13 +254,10 @@ static int write_head(struct buf *out, const struct http1_request *req)
         rc = APPEND_LIT(out, " HTTP/1.1\r\n");
     if (rc == 0)
         rc = write_default(out, req, DEFAULT("Host"), req->url->authority);
-    if (rc == 0)
-        rc = write_default(out, req, DEFAULT("User-Agent"), req->user_agent);
-    if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Accept"), "*/*");
-    if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Accept-Encoding"),
-                           req->compressed ? "gzip, deflate" : NULL);
+    if (rc == 0 && req->default_lines != NULL && req->headers_len == 0)
+        rc = buf_append(out, req->default_lines, req->default_lines_len);
+    else if (rc == 0)
+        rc = write_defaults(out, req);
     if (rc == 0 && req->proxy_auth != NULL)
         rc = line(out, "Proxy-Authorization: ", req->proxy_auth, NULL);
     /* Defaults the user replaced were written in the defaults' place (Host first). */

@@ -23,6 +23,10 @@ struct http1_request {
     int compressed;    /* send "Accept-Encoding: gzip, deflate" (a -H of that name replaces it) */
     int absolute_form; /* to an HTTP proxy: "GET http://host/path HTTP/1.1" */
     const char *proxy_auth; /* value of Proxy-Authorization, NULL for none */
+    /* What http1_default_lines made of this user_agent and compressed, or NULL: copied
+     * as it is when the request has no headers of its own. */
+    const char *default_lines;
+    size_t default_lines_len;
 };
 
 /* Checks what a caller may set on a request before it is queued: the method must be an
@@ -36,6 +40,12 @@ int http1_check_request(const char *method, const char *const *headers, size_t h
 /* Whether the header lines ask for "Connection: close" (the connection is then not
  * kept for another request). */
 int http1_asks_close(const char *const *headers, size_t headers_len);
+
+/* Writes the default lines that follow Host (User-Agent, Accept, Accept-Encoding) for a
+ * request without headers of its own: they are the same for every such request, so an
+ * engine renders them once. Returns 0 or negative errno; -EINVAL when user_agent could
+ * not go on the wire (then each request is refused as it would be anyway). */
+int http1_default_lines(struct buf *out, const char *user_agent, int compressed);
 
 /* Serialises the request into out. Returns 0 or negative errno. A header line holding
  * CR or LF is refused with -EINVAL (it would split the request). */

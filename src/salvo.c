@@ -50,6 +50,20 @@ static int dup_str(char **dst, const char *src)
     return *dst ? 0 : -ENOMEM;
 }
 
+/* The request lines every request without headers of its own carries after Host. */
+static int render_default_lines(struct salvo *eng)
+{
+    struct buf b;
+    buf_init(&b, 4096 + strlen(eng->user_agent));
+    int rc = http1_default_lines(&b, eng->user_agent, 1);
+    if (rc == 0 && (eng->default_lines = strndup(buf_head(&b), buf_size(&b))) == NULL)
+        rc = -ENOMEM;
+    if (rc == 0)
+        eng->default_lines_len = buf_size(&b);
+    buf_free(&b);
+    return rc == -ENOMEM ? -ENOMEM : 0; /* an unusable user agent is refused per request */
+}
+
 static int copy_config(struct salvo *eng, const salvo_config_t *cfg)
 {
     eng->cfg = *cfg;
@@ -66,6 +80,8 @@ static int copy_config(struct salvo *eng, const salvo_config_t *cfg)
             if (dup_str(&eng->resolve[i], cfg->resolve[i]) < 0)
                 return -ENOMEM;
     }
+    if (render_default_lines(eng) < 0)
+        return -ENOMEM;
     /* The copies replace the caller's pointers: the caller may free its own. */
     eng->cfg.user_agent = eng->user_agent;
     eng->cfg.dns_servers = eng->dns_servers;
@@ -512,6 +528,7 @@ SALVO_API void salvo_free(salvo_t *eng)
     free_proxies(eng);
     limiter_free(&eng->limiter);
     free(eng->user_agent);
+    free(eng->default_lines);
     free(eng->dns_servers);
     free(eng->cacert);
     free(eng);

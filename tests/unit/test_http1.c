@@ -720,6 +720,38 @@ static void test_write_get(void **state)
                          "User-Agent: salvo/0.1.0\r\nAccept: */*\r\n\r\n");
 }
 
+/* The lines an engine renders once stand in for the ones written per request, byte for
+ * byte; a request with headers of its own writes its lines itself, and a user agent that
+ * could split the request renders nothing. */
+static void test_default_lines(void **state)
+{
+    struct url u = test_url("example.test", "/x");
+    const char *hdrs[] = {"User-Agent: mine"};
+    struct http1_request req = {
+        .method = "GET", .url = &u, .user_agent = "salvo/9", .keepalive = 1, .compressed = 1};
+    struct buf lines;
+
+    (void)state;
+    buf_init(&lines, 1 << 16);
+    assert_int_equal(http1_default_lines(&lines, "salvo/9", 1), 0);
+    assert_int_equal(buf_size(&lines), strlen("User-Agent: salvo/9\r\nAccept: */*\r\n"
+                                              "Accept-Encoding: gzip, deflate\r\n"));
+    const char *want = "GET /x HTTP/1.1\r\nHost: example.test\r\nUser-Agent: salvo/9\r\n"
+                       "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n";
+    expect_request(&req, want);
+    req.default_lines = buf_head(&lines);
+    req.default_lines_len = buf_size(&lines);
+    expect_request(&req, want);
+    req.headers = hdrs;
+    req.headers_len = 1;
+    expect_request(&req, "GET /x HTTP/1.1\r\nHost: example.test\r\nUser-Agent: mine\r\n"
+                         "Accept: */*\r\nAccept-Encoding: gzip, deflate\r\n\r\n");
+    buf_reset(&lines);
+    assert_int_equal(http1_default_lines(&lines, "ua\r\nX-Injected: 1", 1), -EINVAL);
+    assert_int_equal(buf_size(&lines), 0);
+    buf_free(&lines);
+}
+
 static void test_write_head_close(void **state)
 {
     struct url u = test_url("[::1]", "/");
@@ -917,6 +949,7 @@ int main(void)
         cmocka_unit_test(test_write_user_connection),
         cmocka_unit_test(test_begin_again),
         cmocka_unit_test(test_write_get),
+        cmocka_unit_test(test_default_lines),
         cmocka_unit_test(test_write_head_close),
         cmocka_unit_test(test_write_post),
         cmocka_unit_test(test_write_override),
