@@ -174,11 +174,13 @@ static void put_i64(struct rec *fp, int64_t v)
     }
 }
 
-/* Bytes that go out as they are: printable ASCII but the quote and the backslash. */
-static int plain_ascii(unsigned char c)
-{
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+/* Bytes that go out as they are: printable ASCII but the quote and the backslash. A
+ * table, built when compiling, because every byte of every string is looked up. */
+#define PLAIN(c)   ((c) >= 0x20 && (c) < 0x7f && (c) != '"' && (c) != '\\')
+#define PLAIN4(c)  PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
+#define PLAIN64(c) PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
+static const unsigned char plain_ascii[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128), PLAIN64(192)};
 
 /* Writes one ASCII byte, escaped as JSON requires (and DEL too, for terminals). */
 static void put_ascii(struct rec *fp, unsigned char c)
@@ -224,7 +226,7 @@ static void put_json_chars(struct rec *fp, const char *s)
 
     while (*p != '\0') {
         const unsigned char *run = p;
-        while (plain_ascii(*p))
+        while (plain_ascii[*p])
             p++;
         if (p > run)
             rec_write(fp, run, (size_t)(p - run));
