@@ -149,8 +149,8 @@ static const char digit_pairs[201] = "00010203040506070809"
 static void put_u64(struct rec *o, uint64_t v)
 {
     size_t n = 1;
-    for (uint64_t t = v; t >= 10; t /= 10)
-        n++;
+    for (uint64_t t = v; t >= 10; t /= 100)
+        n += t >= 100 ? 2 : 1; /* two digits a step, as they are written */
     if (n > sizeof o->buf - o->len)
         rec_flush(o);
     char *p = o->buf + o->len + n;
