@@ -5,6 +5,7 @@
  * parses and that valid UTF-8 survives byte for byte. Also the error-class name table
  * that the records print.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,6 +226,22 @@ static void test_null_record(void **state)
     assert_non_null(strstr(s, "\"ttfb_ms\":null,"));
     assert_non_null(strstr(s, "\"total_ms\":null,"));
     free(s);
+
+    /* Numbers on each side of every change in their count of digits, as printf has them. */
+    for (uint64_t p10 = 1;; p10 *= 10) {
+        uint64_t near[] = {p10 - 1, p10, p10 + 1};
+        for (size_t i = 0; i < 3; i++) {
+            char want[64];
+            snprintf(want, sizeof want, "{\"index\":%" PRIu64 ",", near[i]);
+            r.index = near[i];
+            s = render(&r, 0);
+            if (strncmp(s, want, strlen(want)) != 0)
+                fail_msg("index %" PRIu64 " written as %.40s", near[i], s);
+            free(s);
+        }
+        if (p10 > UINT64_MAX / 10)
+            break;
+    }
 }
 
 static void test_hostile_bytes(void **state)
