@@ -61,8 +61,20 @@ static int needs_escape(unsigned char c)
  * pasted URL or a Location), which RFC 3986 allows only percent-encoded. */
 static int target_escape(unsigned char c)
 {
-    return needs_escape(c) || c >= 0x80;
+    return c <= 0x20 || c >= 0x7f; /* needs_escape(c) || c >= 0x80, in one range test */
 }
+
+/* The bytes a host name may hold: letters, digits, '-', '.' and '_'. A table built when
+ * compiling, since every byte of every URL's host is looked up. */
+#define HOST_BYTE(c)                                                                               \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') ||     \
+     (c) == '-' || (c) == '.' || (c) == '_')
+#define HOST_BYTE4(c)  HOST_BYTE(c), HOST_BYTE((c) + 1), HOST_BYTE((c) + 2), HOST_BYTE((c) + 3)
+#define HOST_BYTE16(c) HOST_BYTE4(c), HOST_BYTE4((c) + 4), HOST_BYTE4((c) + 8), HOST_BYTE4((c) + 12)
+#define HOST_BYTE64(c)                                                                             \
+    HOST_BYTE16(c), HOST_BYTE16((c) + 16), HOST_BYTE16((c) + 32), HOST_BYTE16((c) + 48)
+static const unsigned char host_byte[256] = {HOST_BYTE64(0), HOST_BYTE64(64), HOST_BYTE64(128),
+                                             HOST_BYTE64(192)};
 
 /*
  * Length of a well-formed RFC 3986 scheme at the start of s (ALPHA *( ALPHA / DIGIT /
@@ -181,12 +193,11 @@ static salvo_err_t parse_name(const char *p, size_t *np, char *err, size_t errle
 
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (needs_escape(c)) {
-            set_err(err, errlen, "space or control character in host");
-            return SALVO_E_BAD_URL;
-        }
-        if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '.' && c != '_') {
-            set_err(err, errlen, "invalid character '%c' in host", c < 0x80 ? c : '?');
+        if (!host_byte[c]) {
+            if (needs_escape(c))
+                set_err(err, errlen, "space or control character in host");
+            else
+                set_err(err, errlen, "invalid character '%c' in host", c < 0x80 ? c : '?');
             return SALVO_E_BAD_URL;
         }
         double_dot |= c == '.' && i > 0 && p[i - 1] == '.';
