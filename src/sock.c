@@ -62,9 +62,33 @@ ssize_t sock_recv(int fd, void *p, size_t n)
     return k;
 }
 
+/* "a.b.c.d" into out (INET_ADDRSTRLEN bytes at least). By hand: glibc's inet_ntop formats
+ * an IPv4 address with sprintf, which costs more than the rest of opening a connection's
+ * bookkeeping, and a run formats one or two per connection. */
+static void ipv4_str(const struct in_addr *in, char *out)
+{
+    const unsigned char *b = (const unsigned char *)&in->s_addr; /* network order */
+    char *w = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (i > 0)
+            *w++ = '.';
+        if (v >= 100)
+            *w++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *w++ = (char)('0' + v / 10 % 10);
+        *w++ = (char)('0' + v % 10);
+    }
+    *w = '\0';
+}
+
 void sock_addr_str(const struct sockaddr *sa, char *out, size_t outlen)
 {
     const void *a = NULL;
+    if (sa->sa_family == AF_INET && outlen >= INET_ADDRSTRLEN) {
+        ipv4_str(&((const struct sockaddr_in *)sa)->sin_addr, out);
+        return;
+    }
     if (sa->sa_family == AF_INET)
         a = &((const struct sockaddr_in *)sa)->sin_addr;
     else if (sa->sa_family == AF_INET6)
