@@ -72,6 +72,8 @@ struct dns {
     uint64_t negative_ttl_ms;    /* how long NXDOMAIN/NODATA are remembered */
     struct pin *pins;            /* from cfg->pins */
     size_t npins;                /* entries in pins */
+    size_t *pin_slots;           /* open addressing over (host, port): index + 1, 0 free */
+    size_t npin_slots;           /* a power of two, at least twice npins */
     struct dns_stats stats;      /* counters for dns_get_stats */
     int family;                  /* the only family answered (-4, -6), or AF_UNSPEC */
 };
@@ -600,6 +602,43 @@ static int parse_pin(struct pin *p, const char *s)
     return p->host ? 0 : -1;
 }
 
+static size_t pin_hash(const char *host, uint16_t port)
+{
+    return (size_t)(hash_lower(host) ^ (uint32_t)port * 2654435761u);
+}
+
+/* The slot of (host, port) in pin_slots: the one holding it, or the free one where it
+ * would go. Every request asks, and a pinned fleet (a farm, a staging copy of a site)
+ * has hundreds of pins: a hash, not a scan. */
+static size_t *pin_slot(const struct dns *d, const char *host, uint16_t port)
+{
+    size_t mask = d->npin_slots - 1, k = pin_hash(host, port) & mask;
+    for (;; k = (k + 1) & mask) {
+        size_t *slot = &d->pin_slots[k];
+        const struct pin *p = *slot ? &d->pins[*slot - 1] : NULL;
+        if (p == NULL || (p->port == port && strcmp(p->host, host) == 0))
+            return slot; /* the table is at most half full: a free slot always comes */
+    }
+}
+
+/* Indexes the pins; when two name the same host and port, the first one given counts. */
+static int index_pins(struct dns *d)
+{
+    size_t n = 2;
+    while (n < 2 * d->npins)
+        n *= 2;
+    d->pin_slots = calloc(n, sizeof *d->pin_slots);
+    if (d->pin_slots == NULL)
+        return -1;
+    d->npin_slots = n;
+    for (size_t i = 0; i < d->npins; i++) {
+        size_t *slot = pin_slot(d, d->pins[i].host, d->pins[i].port);
+        if (*slot == 0)
+            *slot = i + 1;
+    }
+    return 0;
+}
+
 static int parse_pins(struct dns *d, const struct dns_config *cfg, char *err, size_t errlen)
 {
     size_t i;
@@ -618,19 +657,19 @@ static int parse_pins(struct dns *d, const struct dns_config *cfg, char *err, si
             return -1;
         }
     }
+    if (index_pins(d) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
-/* A linear scan: pins are a handful typed on a command line. */
 static const struct pin *pin_find(const struct dns *d, const char *host, uint16_t port)
 {
-    size_t i;
-
-    for (i = 0; i < d->npins; i++) {
-        if (d->pins[i].port == port && strcmp(d->pins[i].host, host) == 0)
-            return &d->pins[i];
-    }
-    return NULL;
+    if (d->npins == 0)
+        return NULL;
+    size_t *slot = pin_slot(d, host, port);
+    return *slot ? &d->pins[*slot - 1] : NULL;
 }
 
 int dns_pinned(const struct dns *d, const char *host, uint16_t port, struct dns_answer *out)
@@ -829,6 +868,7 @@ void dns_free(struct dns *d)
     for (i = 0; i < d->npins; i++)
         free(d->pins[i].host);
     free(d->pins);
+    free(d->pin_slots);
     free(d->ios);
     free(d->lookups);
     dns_cache_free(d->cache);

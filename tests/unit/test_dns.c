@@ -619,6 +619,46 @@ static void test_pins(void **state)
     ctx_free(c);
 }
 
+/* Hundreds of pins (a pinned fleet): each name answers its own address, the first of two
+ * pins for the same host and port counts, and a pinned name on another port is not
+ * pinned there. */
+static void test_many_pins(void **state)
+{
+    enum { N = 300 };
+    static char text[N + 1][64];
+    static const char *pins[N + 1];
+    static struct rec r[N + 1];
+    char want[32];
+
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        snprintf(text[i], sizeof text[i], "h%d.fleet.test:80:127.3.%d.%d", i, i / 250, i % 250 + 1);
+        pins[i] = text[i];
+    }
+    snprintf(text[N], sizeof text[N], "h7.fleet.test:80:127.9.9.9"); /* a later repeat */
+    pins[N] = text[N];
+    struct dns_config cfg = {.pins = pins, .pins_len = N + 1};
+    struct ctx *c = ctx_new(&cfg);
+    for (int i = 0; i < N; i++) {
+        char host[32];
+        snprintf(host, sizeof host, "H%d.fleet.test", i);
+        resolve(c, &r[i], host, 80);
+    }
+    run_until(c, N, GUARD_MS);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(r[i].a.err, SALVO_E_OK);
+        assert_int_equal(r[i].a.n, 1);
+        snprintf(want, sizeof want, "127.3.%d.%d", i / 250, i % 250 + 1);
+        assert_v4(&r[i].a.addrs[0], want, 80);
+    }
+    assert_int_equal(stats(c).queries, 0);
+    resolve(c, &r[N], "h7.fleet.test", 8080);
+    run_until(c, N + 1, GUARD_MS);
+    assert_int_equal(r[N].a.from_cache, 0);
+    assert_int_equal(queries_for("h7.fleet.test"), 1);
+    ctx_free(c);
+}
+
 static void test_ip_literals(void **state)
 {
     struct dns_config cfg = {0};
@@ -799,6 +839,7 @@ int main(void)
         cmocka_unit_test(test_coalesces_waiters),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_pins),
+        cmocka_unit_test(test_many_pins),
         cmocka_unit_test(test_ip_literals),
         cmocka_unit_test(test_synchronous_answers_deferred),
         cmocka_unit_test(test_bad_config_fails),
