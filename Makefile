@@ -121,7 +121,8 @@ $(B)/testd: $(TESTD_SRCS)
 	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $(TESTD_SRCS) $(shell pkg-config --cflags --libs zlib) -lz
 
 # The examples and the old ABI client are built with the tests, so that they never rot.
-test-bins: all $(UNIT_BINS) $(API_BINS) $(B)/testd examples $(B)/abi/old_client
+test-bins: all $(UNIT_BINS) $(API_BINS) $(B)/testd examples $(B)/abi/old_client \
+           $(B)/bench/floor_client
 
 # ---- examples -------------------------------------------------------------------------
 # Programs that see only include/salvo.h, as any application does; tests/integration/
@@ -167,8 +168,13 @@ demo: deps
 	$(MAKE) all $(B)/testd
 	bench/demo.sh
 
+# The floor client of bench/scale10k.sh: the same traffic with nothing but the syscalls.
+$(B)/bench/floor_client: bench/floor_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -o $@ $<
+
 bench: deps
-	$(MAKE) all $(B)/testd
+	$(MAKE) all $(B)/testd $(B)/bench/floor_client
 	bench/run.sh
 
 # Long runs that do not fit make test's time budget: each script of tests/soak/.

@@ -19,6 +19,10 @@
 #   lag    ttfb_ms - DELAY: what the server and salvo's reading added to the delay (the
 #          server reads the request and starts its timer late, salvo reads the answer late)
 #   done   start_ms + total_ms
+# The floor: bench/floor_client (built by make bench) sends the same requests from one
+# thread with nothing but the syscalls (a connection each, connect, one send, reads to
+# the close), REPS times. Its median wall time is what the kernel and the servers take
+# on this machine; salvo's wall time above it is salvo's own.
 # Loopback only; every command is bounded (LIMIT s, default 60); the farm is stopped by
 # its PID at exit. Not a test: it exits 1 only when a record is not ok.
 set -u
@@ -33,6 +37,8 @@ for tool in python3 /usr/bin/time nginx jq; do
     command -v "$tool" >/dev/null || { echo "scale10k: needs $tool (make deps)" >&2; exit 2; }
 done
 [ -x "$SALVO" ] || { echo "scale10k: no $SALVO: run make first" >&2; exit 2; }
+FLOOR_CLIENT=$SALVO_BUILD/bench/floor_client
+[ -x "$FLOOR_CLIENT" ] || { echo "scale10k: no $FLOOR_CLIENT: run make bench" >&2; exit 2; }
 # salvo raises its own descriptor limit; nginx gets NGINX_NOFILE from farm_start.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 FAILED=0
@@ -42,6 +48,11 @@ farm_pins "$SITES" "$T_DIR/pins.txt"
 farm_pin_args "$T_DIR/pins.txt"
 farm_urls "$URLS" "$SITES" "/delay/$DELAY" >"$T_DIR/urls.txt"
 farm_urls 1 1 /delay/0 >"$T_DIR/one.txt"
+# The floor client's targets, "ADDR PORT HOST PATH": the same URLs, addresses from the pins.
+awk -F'[:/]' 'NR == FNR { addr[$1 ":" $2] = $3; next }
+    { host = $4; port = $5; path = substr($0, index($0, host ":" port) + length(host ":" port))
+      print addr[host ":" port], port, host, path }' "$T_DIR/pins.txt" "$T_DIR/urls.txt" \
+    >"$T_DIR/floor.txt"
 
 # phases FILE: the run's phase figures, from its records.
 phases() {
@@ -73,6 +84,22 @@ wall=$(med big 1)
 rss=$(med big 3)
 echo "median: wall $wall s (ideal $(calc "$DELAY / 1000" %g) s, x $(div "$wall" "$(calc "$DELAY / 1000")")), CPU $(med big 2) ms," \
     "peak RSS $rss KB, idle $idle KB, $(div "$(calc "$rss - $idle")" "$C" %.2f) KB per connection"
+
+# The floor, REPS runs: "requests N ok N wall_s S last_sent_ms MS cpu_ms MS" each.
+: >"$T_DIR/floor.runs"
+for rep in $(seq 1 "$REPS"); do
+    measure "floor$rep" "$FLOOR_CLIENT" "$T_DIR/floor.txt" "$LIMIT"
+    read -r _ _ _ fok _ fwall _ fsent _ fcpu <"$T_DIR/floor$rep.out" || true
+    echo "${fwall:-nan} ${fcpu:-nan} $RSS ${fok:-0} $rep ${fsent:-nan}" >>"$T_DIR/floor.runs"
+    echo "  floor run $rep: wall ${fwall:-?} s, last request sent at ${fsent:-?} ms," \
+        "CPU ${fcpu:-?} ms, ${fok:-0} of $URLS ok"
+    [ "${fok:-0}" = "$URLS" ] || FAILED=1
+done
+floor=$(med floor 1)
+echo "floor (bench/floor_client, median): wall $floor s, last request sent at" \
+    "$(med floor 6) ms, CPU $(med floor 2) ms; salvo over the floor: $(calc "$wall - $floor" %.3f) s" \
+    "(salvo / floor x $(div "$wall" "$floor"))"
+
 mid=$(sort -g "$T_DIR/big.runs" | awk -v m=$(((REPS + 1) / 2)) 'NR == m { print $5 }')
 echo "phases of the median run (run $mid), ms from its start:"
 phases "$T_DIR/big$mid.out"
