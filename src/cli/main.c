@@ -133,6 +133,12 @@ static void count_done(const salvo_result_t *r, const struct output_extra *x, vo
     report_count(run->report, r, x);
 }
 
+/* The records' stream buffer. Records reach the kernel once per loop pass (report_flush);
+ * stdio's default 4 KiB would make that a write per 4 KiB instead, a fifth of a syscall per
+ * record at keep-alive rates. Static, because the stream outlives main's locals (stdout
+ * is flushed at exit); it serves one stream, stdout or -o's file. */
+static char records_buf[1 << 16];
+
 int main(int argc, char **argv)
 {
     struct cli cli;
@@ -187,6 +193,10 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    /* Before anything is written to it. A terminal keeps its line buffering: records show
+     * as they come. */
+    if (!isatty(fileno(run.out)))
+        (void)setvbuf(run.out, records_buf, _IOFBF, sizeof records_buf);
     if (cli.output_dir != NULL && keep_check_dir(cli.output_dir) < 0) {
         fprintf(stderr, "salvo: --output-dir '%s': %s (see salvo --help)\n", cli.output_dir,
                 strerror(errno));
