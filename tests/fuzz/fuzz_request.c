@@ -8,7 +8,8 @@
  * promises checked: what the checker accepts is written, and the written head parses as
  * one request line, header lines that each are one of the given lines or a default, and
  * a blank line, with no CR or LF outside the line ends (no injected line); what the
- * writer refuses leaves the buffer as it was.
+ * writer refuses leaves the buffer as it was; and the default lines an engine renders
+ * once (http1_default_lines) give the very bytes the writer makes without them.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +72,27 @@ static void check_head(const char *head, size_t len, size_t body_len, const char
         abort(); /* bytes after the blank line that are not the body */
 }
 
+/* The same request written with the default lines rendered beforehand must be the same
+ * bytes, written: with headers of its own the request ignores them. */
+static void check_default_lines(struct http1_request *req, const char *want, size_t want_len)
+{
+    struct buf lines, again;
+
+    buf_init(&lines, 1 << 16);
+    buf_init(&again, 1 << 20);
+    if (http1_default_lines(&lines, req->user_agent, req->compressed) == 0) {
+        req->default_lines = buf_head(&lines);
+        req->default_lines_len = buf_size(&lines);
+        if (http1_write_request(&again, req) != 0 || buf_size(&again) != want_len ||
+            memcmp(buf_head(&again), want, want_len) != 0)
+            abort();
+        req->default_lines = NULL;
+        req->default_lines_len = 0;
+    }
+    buf_free(&lines);
+    buf_free(&again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *headers[MAX_HEADERS];
@@ -129,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_head(out.data + out.off + before, buf_size(&out) - before, req.body_len, method,
                    headers, count);
+        check_default_lines(&req, buf_head(&out) + before, buf_size(&out) - before);
     }
     buf_free(&out);
     url_free(&url);
