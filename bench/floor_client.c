@@ -218,6 +218,7 @@ int main(int argc, char **argv)
              errno != EINPROGRESS) ||
             epoll_ctl(ep, EPOLL_CTL_ADD, x->fd, &ev) < 0) {
             close(x->fd);
+            x->fd = -1;
             x->state = DONE;
             left--;
         }

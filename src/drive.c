@@ -565,7 +565,7 @@ static void start_send(struct req *r)
         .body = r->body ? r->body->data : NULL,
         .body_len = r->body ? r->body->len : 0,
         .keepalive = eng->cfg.keepalive && !r->conn_close,
-        .compressed = 1,
+        .compressed = ENGINE_ASKS_COMPRESSED,
         .absolute_form = r->proxy != NULL && proxy_is_http(r->proxy) && !r->url.tls,
         .default_lines = eng->default_lines,
         .default_lines_len = eng->default_lines_len,

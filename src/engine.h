@@ -27,6 +27,10 @@
 struct req_body;
 struct req_run;
 
+/* Every request of an engine asks for gzip and deflate (Accept-Encoding): the default
+ * lines rendered once per engine say so, and every request written must agree. */
+#define ENGINE_ASKS_COMPRESSED 1
+
 struct salvo {
     salvo_config_t cfg; /* copy; strings below are owned copies */
     char *user_agent;

@@ -53,20 +53,24 @@ static int header_valid(const char *line)
     return colon != NULL && is_token(line, (size_t)(colon - line)) && value_valid(colon + 1);
 }
 
-static int header_is(const char *line, const char *name)
+/* Whether the header line has the name of n bytes. */
+static int header_is_n(const char *line, const char *name, size_t n)
 {
-    size_t n = strlen(name);
-
     return strncasecmp(line, name, n) == 0 && line[n] == ':';
 }
 
-/* The user's replacement for a default header, or NULL when there is none. */
-static const char *find_header(const struct http1_request *req, const char *name)
+static int header_is(const char *line, const char *name)
+{
+    return header_is_n(line, name, strlen(name));
+}
+
+/* The user's replacement for a default header (name of n bytes), or NULL. */
+static const char *find_header(const struct http1_request *req, const char *name, size_t n)
 {
     size_t i;
 
     for (i = 0; i < req->headers_len; i++)
-        if (header_is(req->headers[i], name))
+        if (header_is_n(req->headers[i], name, n))
             return req->headers[i];
     return NULL;
 }
@@ -173,12 +177,12 @@ static int line(struct buf *out, const char *a, const char *b, const char *c)
     return rc == 0 ? APPEND_LIT(out, "\r\n") : rc;
 }
 
-/* Writes one default header, or the user's line of the same name in its place. The
- * name comes with its ": " (prefix, of prefix_len bytes), ready to be copied. */
-static int write_default(struct buf *out, const struct http1_request *req, const char *name,
-                         const char *prefix, size_t prefix_len, const char *value)
+/* Writes one default header, or the user's line of the same name in its place. The name
+ * comes as the line's start, "Name: " (prefix, of prefix_len bytes), ready to be copied. */
+static int write_default(struct buf *out, const struct http1_request *req, const char *prefix,
+                         size_t prefix_len, const char *value)
 {
-    const char *user = req->headers_len > 0 ? find_header(req, name) : NULL;
+    const char *user = req->headers_len > 0 ? find_header(req, prefix, prefix_len - 2) : NULL;
     int rc;
 
     if (user != NULL)
@@ -191,9 +195,9 @@ static int write_default(struct buf *out, const struct http1_request *req, const
     return rc == 0 ? APPEND_LIT(out, "\r\n") : rc;
 }
 
-/* A default header's name, then the same name with ": " and its length: the arguments
- * of write_default after req. */
-#define DEFAULT(name) name, name ": ", sizeof(name ": ") - 1
+/* A header name as a line starts with it, "Name: ", and that length (as LIT does for a
+ * literal): write_default's prefix and prefix_len. */
+#define HEADER_START(name) name ": ", sizeof(name ": ") - 1
 
 static const char *const default_names[] = {"Host", "User-Agent", "Accept", "Accept-Encoding",
                                             "Connection"};
@@ -211,11 +215,11 @@ static int is_default(const char *line)
 /* The default lines after Host, each unless the user's header of that name replaces it. */
 static int write_defaults(struct buf *out, const struct http1_request *req)
 {
-    int rc = write_default(out, req, DEFAULT("User-Agent"), req->user_agent);
+    int rc = write_default(out, req, HEADER_START("User-Agent"), req->user_agent);
     if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Accept"), "*/*");
+        rc = write_default(out, req, HEADER_START("Accept"), "*/*");
     if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Accept-Encoding"),
+        rc = write_default(out, req, HEADER_START("Accept-Encoding"),
                            req->compressed ? "gzip, deflate" : NULL);
     return rc;
 }
@@ -253,7 +257,7 @@ static int write_head(struct buf *out, const struct http1_request *req)
     if (rc == 0)
         rc = APPEND_LIT(out, " HTTP/1.1\r\n");
     if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Host"), req->url->authority);
+        rc = write_default(out, req, HEADER_START("Host"), req->url->authority);
     if (rc == 0 && req->default_lines != NULL && req->headers_len == 0)
         rc = buf_append(out, req->default_lines, req->default_lines_len);
     else if (rc == 0)
@@ -267,7 +271,7 @@ static int write_head(struct buf *out, const struct http1_request *req)
     if (rc == 0 && needs_length(req))
         rc = buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
     if (rc == 0)
-        rc = write_default(out, req, DEFAULT("Connection"), req->keepalive ? NULL : "close");
+        rc = write_default(out, req, HEADER_START("Connection"), req->keepalive ? NULL : "close");
     if (rc == 0)
         rc = APPEND_LIT(out, "\r\n");
     return rc;

@@ -55,7 +55,7 @@ static int render_default_lines(struct salvo *eng)
 {
     struct buf b;
     buf_init(&b, 4096 + strlen(eng->user_agent));
-    int rc = http1_default_lines(&b, eng->user_agent, 1);
+    int rc = http1_default_lines(&b, eng->user_agent, ENGINE_ASKS_COMPRESSED);
     if (rc == 0 && (eng->default_lines = strndup(buf_head(&b), buf_size(&b))) == NULL)
         rc = -ENOMEM;
     if (rc == 0)

@@ -61,7 +61,7 @@ static int needs_escape(unsigned char c)
  * pasted URL or a Location), which RFC 3986 allows only percent-encoded. */
 static int target_escape(unsigned char c)
 {
-    return c <= 0x20 || c >= 0x7f; /* needs_escape(c) || c >= 0x80, in one range test */
+    return needs_escape(c) || c >= 0x80;
 }
 
 /* The bytes a host name may hold: letters, digits, '-', '.' and '_'. A table built when

@@ -7,11 +7,11 @@
  * getc per byte was several times dearer). A line is gathered in a buffer that grows
  * geometrically up to INPUT_MAX_LINE + 1 bytes and no further (getline would grow
  * without bound on a newline-free input): the rest of a longer line is read and
- * dropped, and the URL comes back cut, with *too_long set. Leading white space is skipped while
- * reading, so a line padded with any number of spaces still yields its URL; trailing white space
- * (spaces, tabs, CR of CRLF files) is trimmed afterwards. A NUL byte inside a line becomes a space:
- * the URL stays visible in its record (and fails as bad_url or is percent- encoded) instead of
- * being silently cut at the NUL.
+ * dropped, and the URL comes back cut, with *too_long set. Leading white space is
+ * skipped while reading, so a line padded with any number of spaces still yields its
+ * URL; trailing white space (spaces, tabs, CR of CRLF files) is trimmed afterwards. A
+ * NUL byte inside a line becomes a space: the URL stays visible in its record (and
+ * fails as bad_url or is percent-encoded) instead of being silently cut at the NUL.
  *
  * Arguments are taken exactly as given, neither trimmed nor skipped: the shell has
  * already split them, and an empty argument ("") is a URL the user typed, so it gets an

@@ -20,7 +20,7 @@ struct input {
     size_t nargs;
     size_t next_arg;
     FILE *fp;    /* then this stream, or NULL */
-    char *block; /* bytes read from fp and not yet taken (INPUT_BLOCK at most) */
+    char *block; /* bytes read from fp, [block_pos, block_len) not yet taken */
     size_t block_pos, block_len;
     char *line; /* the line being read (bounded, see INPUT_MAX_LINE) */
     size_t line_cap;

@@ -136,7 +136,8 @@ static void count_done(const salvo_result_t *r, const struct output_extra *x, vo
 /* The records' stream buffer. Records reach the kernel once per loop pass (report_flush);
  * stdio's default 4 KiB would make that a write per 4 KiB instead, a fifth of a syscall per
  * record at keep-alive rates. Static, because the stream outlives main's locals (stdout
- * is flushed at exit); it serves one stream, stdout or -o's file. */
+ * is flushed at exit); it serves one stream, stdout or -o's file (--watch -o writes each
+ * round's file with stdio's own buffer). */
 static char records_buf[1 << 16];
 
 int main(int argc, char **argv)

@@ -742,6 +742,10 @@ static void test_default_lines(void **state)
     req.default_lines = buf_head(&lines);
     req.default_lines_len = buf_size(&lines);
     expect_request(&req, want);
+    /* They are copied as they are, in the defaults' place. */
+    req.default_lines = "X-Rendered: once\r\n";
+    req.default_lines_len = strlen(req.default_lines);
+    expect_request(&req, "GET /x HTTP/1.1\r\nHost: example.test\r\nX-Rendered: once\r\n\r\n");
     req.headers = hdrs;
     req.headers_len = 1;
     expect_request(&req, "GET /x HTTP/1.1\r\nHost: example.test\r\nUser-Agent: mine\r\n"
