@@ -38,17 +38,10 @@ int http1_redirect_status(int status)
 
 /* ---- llhttp callbacks: one head each ------------------------------------------------ */
 
-/* The slot for the header whose name is in h->field, or NULL when salvo ignores it.
- * Only the final response's header section counts: 1xx headers are dropped with their
- * message. */
-static char **wanted(struct http1 *h)
+/* The slot for the header named [name, name + n), or NULL when salvo ignores it. An
+ * interim (1xx) response's values are dropped at its end (on_message_complete). */
+static char **wanted(struct http1 *h, const char *name, size_t n)
 {
-    size_t n = buf_size(&h->field);
-    const char *name;
-
-    if (h->status != 0 || n == 0)
-        return NULL;
-    name = buf_head(&h->field);
     if (n == 8 && strncasecmp(name, "location", n) == 0)
         return &h->location;
     if (n == 11 && strncasecmp(name, "retry-after", n) == 0)
@@ -56,44 +49,6 @@ static char **wanted(struct http1 *h)
     if (n == 16 && strncasecmp(name, "content-encoding", n) == 0)
         return &h->content_encoding;
     return NULL;
-}
-
-static int on_message_begin(llhttp_t *p)
-{
-    struct http1 *h = p->data;
-
-    buf_reset(&h->field);
-    buf_reset(&h->value);
-    h->slot = NULL;
-    return 0;
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1 *h = p->data;
-
-    /* Names are bounded by the head's cap, which the field buffer matches. */
-    if (buf_append(&h->field, at, len) < 0)
-        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
-    return 0;
-}
-
-/* The name is whole: which slot its value goes to is decided once, not per value span. */
-static int on_header_field_complete(llhttp_t *p)
-{
-    struct http1 *h = p->data;
-
-    h->slot = wanted(h);
-    return 0;
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1 *h = p->data;
-
-    if ((h->slot != NULL || h->keep_fields) && buf_append(&h->value, at, len) < 0)
-        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
-    return 0;
 }
 
 /* The accumulated value without trailing white space. */
@@ -152,23 +107,65 @@ static int keep_field(struct http1 *h)
     return 0;
 }
 
-static int on_header_value_complete(llhttp_t *p)
+/* Ends the field being read, whose value may have had continuation lines: stores the
+ * value in its slot, and keeps the field for the caller. Returns 0, or -1 (h->err set). */
+static int end_field(struct http1 *h)
 {
-    struct http1 *h = p->data;
     char **slot = h->slot;
 
-    if (h->keep_fields && buf_size(&h->field) > 0 && keep_field(h) != 0)
-        return HPE_USER;
+    if (!h->in_field)
+        return 0;
+    h->in_field = 0;
+    if (h->keep_fields && keep_field(h) != 0)
+        return -1;
     if (slot == &h->location && h->location != NULL) {
         h->location_conflict |= location_conflicts(h);
         slot = NULL; /* an identical repeat adds nothing */
     }
-    if (slot != NULL && store_value(h, slot) < 0)
-        return http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    if (slot != NULL && store_value(h, slot) < 0) {
+        http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+        return -1;
+    }
     buf_reset(&h->field);
     buf_reset(&h->value);
     h->slot = NULL;
     return 0;
+}
+
+/*
+ * Reads a header line as it is passed on to llhttp (n > 0 bytes, without its CRLF) for
+ * the values salvo acts on. llhttp judges the line; this reads it as llhttp's callbacks
+ * would hand it over: the name up to the colon, the value without the white space before
+ * it, and a continuation line (obs-fold, RFC 9112 5.2) joined to the value it continues
+ * byte for byte. Done here, where every line passes once anyway, so that llhttp runs
+ * without a callback per header. Returns 0, or -1 (h->err set).
+ */
+static int take_field(struct http1 *h, const char *line, size_t n)
+{
+    if (line[0] == ' ' || line[0] == '\t') {
+        if (h->in_field && (h->slot != NULL || h->keep_fields) &&
+            buf_append(&h->value, line, n) < 0)
+            goto oom;
+        return 0;
+    }
+    if (end_field(h) < 0)
+        return -1;
+    const char *colon = memchr(line, ':', n), *end = line + n;
+    if (colon == NULL)
+        return 0; /* not a field line: llhttp refuses the head */
+    const char *v = colon + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    h->in_field = 1;
+    h->slot = wanted(h, line, (size_t)(colon - line));
+    if (h->keep_fields && buf_append(&h->field, line, (size_t)(colon - line)) < 0)
+        goto oom;
+    if ((h->slot != NULL || h->keep_fields) && buf_append(&h->value, v, (size_t)(end - v)) < 0)
+        goto oom;
+    return 0;
+oom:
+    http1_fail(h, SALVO_E_RESOURCE, "out of memory for a response header");
+    return -1;
 }
 
 /* Sets up the decoders for Content-Encoding: every coding listed, undone last first
@@ -225,8 +222,6 @@ static int on_headers_complete(llhttp_t *p)
     struct http1 *h = p->data;
     int s = p->status_code;
 
-    buf_reset(&h->field);
-    buf_reset(&h->value);
     /* llhttp 8.1 takes one to three digits ("20", "000"): a status below 100 would read
      * as "no status" or a bogus success. RFC 9110 says three digits, 1xx to 5xx. */
     if (s < 100 || s > 999)
@@ -269,12 +264,8 @@ static int on_message_complete(llhttp_t *p)
 
 static void settings_setup(void)
 {
+    /* No callback per header: the head reader takes the fields (take_field). */
     llhttp_settings_init(&settings);
-    settings.on_message_begin = on_message_begin;
-    settings.on_header_field = on_header_field;
-    settings.on_header_field_complete = on_header_field_complete;
-    settings.on_header_value = on_header_value;
-    settings.on_header_value_complete = on_header_value_complete;
     settings.on_headers_complete = on_headers_complete;
     settings.on_message_complete = on_message_complete;
 }
@@ -303,6 +294,10 @@ static void new_head(struct http1 *h)
     h->pending_cr = 0;
     h->length[0] = '\0';
     buf_reset(&h->line);
+    buf_reset(&h->field);
+    buf_reset(&h->value);
+    h->slot = NULL;
+    h->in_field = 0;
 }
 
 static int norm_append(struct http1 *h, const char *p, size_t n)
@@ -356,10 +351,11 @@ static int single_length(const char *v, size_t n, char *out, size_t cap)
 
 /* Passes one whole header line on to llhttp (with CRLF), or drops it: a repeat of the
  * Content-Length already passed on, and "Transfer-Encoding: identity". When crlf is set
- * the line's own CRLF follows it in memory, and goes along in the same copy. */
+ * the line's own CRLF follows it in memory, and goes along in the same copy. What is
+ * passed on is also read for its field (take_field). */
 static int header_line(struct http1 *h, const char *line, size_t n, int crlf)
 {
-    char digits[24];
+    char digits[24], length_line[16 + sizeof digits];
 
     if (is_name(line, n, "transfer-encoding")) {
         const char *v = line + 18;
@@ -376,13 +372,17 @@ static int header_line(struct http1 *h, const char *line, size_t n, int crlf)
         if (h->length[0] != '\0' && strcmp(h->length, digits) == 0)
             return 0; /* the same length again */
         if (h->length[0] == '\0') {
-            memcpy(h->length, digits, strlen(digits) + 1); /* both hold 24 bytes */
-            if (norm_append(h, "Content-Length: ", 16) < 0 ||
-                norm_append(h, digits, strlen(digits)) < 0)
-                return -1;
-            return norm_append(h, "\r\n", 2);
+            size_t dn = strlen(digits);
+            memcpy(h->length, digits, dn + 1); /* both hold 24 bytes */
+            memcpy(length_line, "Content-Length: ", 16);
+            memcpy(length_line + 16, digits, dn);
+            line = length_line; /* the one length, as llhttp is to see it */
+            n = 16 + dn;
+            crlf = 0;
         }
     }
+    if (take_field(h, line, n) < 0)
+        return -1;
     if (crlf)
         return norm_append(h, line, n + 2);
     if (norm_append(h, line, n) < 0)
@@ -451,7 +451,7 @@ static long read_head(struct http1 *h, const char *data, size_t len, int *ended)
         n -= (size_t)crlf;
         h->head_line++;
         if (n == 0) {
-            if (norm_append(h, "\r\n", 2) < 0)
+            if (end_field(h) < 0 || norm_append(h, "\r\n", 2) < 0)
                 return -1;
             *ended = 1;
         } else if (header_line(h, line, n, crlf && in_place) < 0) {

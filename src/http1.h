@@ -93,9 +93,10 @@ struct http1 {
     salvo_err_t err;            /* class of a failure, SALVO_E_OK while none */
     char msg[HTTP1_MSG_LEN];    /* detail of a failure */
     /* Header values the engine acts on (copied: llhttp's spans are borrowed). */
-    struct buf field;       /* current header name (bounded) */
-    struct buf value;       /* current header value (bounded) */
+    struct buf field;       /* current header name, with keep_fields (bounded) */
+    struct buf value;       /* current header value, when wanted (bounded) */
     char **slot;            /* where the current value goes (wanted), NULL: nowhere */
+    int in_field;           /* a header line was read; its value may continue */
     char *location;         /* Location, malloc'd, NULL when absent */
     int location_conflict;  /* several different Location fields arrived */
     char *retry_after;      /* Retry-After, malloc'd, NULL when absent */
