@@ -36,7 +36,7 @@ int http1_redirect_status(int status)
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-/* ---- llhttp callbacks: one head each ------------------------------------------------ */
+/* ---- header fields (from the head reader) and llhttp's callbacks: one head each ----- */
 
 /* The slot for the header named [name, name + n), or NULL when salvo ignores it. An
  * interim (1xx) response's values are dropped at its end (on_message_complete). */
@@ -512,8 +512,6 @@ int http1_begin(struct http1 *h, int is_head, uint64_t max_body, int hash, int f
 {
     http1_global_init();
     clear_values(h);
-    buf_reset(&h->field);
-    buf_reset(&h->value);
     buf_reset(&h->norm);
     buf_reset(&h->fields);
     h->nhdrs = 0;

@@ -92,7 +92,7 @@ struct http1 {
     EVP_MD_CTX *sha;            /* non-NULL when hashing the body */
     salvo_err_t err;            /* class of a failure, SALVO_E_OK while none */
     char msg[HTTP1_MSG_LEN];    /* detail of a failure */
-    /* Header values the engine acts on (copied: llhttp's spans are borrowed). */
+    /* Header values the engine acts on (copied: the head's lines are transient). */
     struct buf field;       /* current header name, with keep_fields (bounded) */
     struct buf value;       /* current header value, when wanted (bounded) */
     char **slot;            /* where the current value goes (wanted), NULL: nowhere */

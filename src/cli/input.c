@@ -47,6 +47,12 @@ static int is_space(int c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
+/* White space, or a NUL (which a line holds as a space). */
+static int is_blank(int c)
+{
+    return is_space(c) || c == '\0';
+}
+
 /* Makes the line buffer at least size bytes (size <= INPUT_MAX_LINE + 1), doubling. */
 static int reserve(struct input *in, size_t size)
 {
@@ -74,12 +80,12 @@ static int reserve(struct input *in, size_t size)
 static int add_bytes(struct input *in, const char *p, size_t n)
 {
     if (in->len == 0)
-        while (n > 0 && (is_space((unsigned char)*p) || *p == '\0'))
+        while (n > 0 && is_blank((unsigned char)*p))
             p++, n--;
     size_t room = INPUT_MAX_LINE - in->len;
     if (n > room) {
         for (size_t i = room; i < n; i++)
-            if (!is_space((unsigned char)p[i]) && p[i] != '\0')
+            if (!is_blank((unsigned char)p[i]))
                 in->cut = 1;
         n = room;
     }
